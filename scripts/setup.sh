@@ -8,7 +8,7 @@ APT_PACKAGES=(
   build-essential python3            # node-gyp for the TUN addon
   iproute2 iptables conntrack iputils-ping procps file
   strongswan-charon strongswan-swanctl strongswan-pki
-  libcharon-extra-plugins libstrongswan-extra-plugins   # kernel-libipsec, vici, chapoly, curve25519
+  libstrongswan-standard-plugins libcharon-extra-plugins libstrongswan-extra-plugins  # openssl, gcm, kernel-libipsec, chapoly, curve25519
   mosquitto mosquitto-clients socat iperf3 tshark
 )
 
