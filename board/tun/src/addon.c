@@ -1,0 +1,471 @@
+/* N-API binding for a Linux TUN device, integrated with Node's event loop.
+ *
+ * JavaScript sees one class:
+ *   new Tun(name, mtu, up)   open /dev/net/tun as `name` ("" = kernel's choice); mtu 0 = leave as is
+ *   .name                    the interface name the kernel used
+ *   .start(cb) / .stop()     poll for packets; cb(err, slab, ends) once per wake-up (see on_readable)
+ *   .write(u8) -> bool       one packet, never blocks; false when the kernel has no room (a drop)
+ *   .writeBatch(arr) -> n    packets written before the first refused one
+ *   .getMtu() / .setMtu(n) / .setUp(bool)
+ *   .close()                 stop polling, close the fd; idempotent
+ * Errors are Error objects with .code ("EPERM"), .errno (positive, as in errno(3)) and .op (the step
+ * that failed); board/tun/index.ts turns them into sentences for a technician.
+ *
+ * Reading: a uv_poll_t watches the non-blocking fd (no thread is parked in read(2)). At each wake-up
+ * the packets that are ready, at most BATCH_MAX, are read into one C slab, copied into one JS
+ * Buffer, and handed over with their end offsets; JS slices them without copying. libuv's epoll is
+ * level-triggered, so packets left over after BATCH_MAX wake us again on the next loop turn, after
+ * timers and other I/O have had theirs.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <node_api.h>
+#include <uv.h>
+
+#include "tun_dev.h"
+
+#define BATCH_MAX 256
+/* Room for BATCH_MAX packets of up to 2048 bytes, plus one largest packet: the read loop stops
+ * when less than TUN_MAX_PACKET is left, so bigger MTUs give smaller batches, never cut packets. */
+#define SLAB_CAP ((size_t)BATCH_MAX * 2048 + TUN_MAX_PACKET)
+
+typedef struct {
+  napi_env env;
+  int fd; /* -1 once closed */
+  char name[IFNAMSIZ];
+  /* Freed when both owners let go: the JS object (finalizer) and the uv handle (close callback). */
+  int refs;
+  int poll_inited; /* uv_poll_init done and uv_close not yet requested */
+  int polling;
+  int in_callback;
+  uv_poll_t poll;
+  /* Set only while polling: strong refs keep the object and callback alive meanwhile. */
+  napi_ref self;
+  napi_ref cb;
+  napi_async_context actx;
+  uint8_t *slab; /* allocated at the first start() */
+  uint32_t ends[BATCH_MAX];
+} tun_t;
+
+/* ---- errors ------------------------------------------------------------------------------- */
+
+/* An Error with .code, .errno and .op. Returns NULL if even that failed (an exception is pending). */
+static napi_value make_error(napi_env env, int err, const char *op) {
+  char msg[160];
+  snprintf(msg, sizeof msg, "%s: %s", op, strerror(err));
+  napi_value code, text, error, num, opv;
+  if (napi_create_string_utf8(env, tun_errno_name(err), NAPI_AUTO_LENGTH, &code) != napi_ok ||
+      napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &text) != napi_ok ||
+      napi_create_error(env, code, text, &error) != napi_ok ||
+      napi_create_int32(env, err, &num) != napi_ok ||
+      napi_set_named_property(env, error, "errno", num) != napi_ok ||
+      napi_create_string_utf8(env, op, NAPI_AUTO_LENGTH, &opv) != napi_ok ||
+      napi_set_named_property(env, error, "op", opv) != napi_ok)
+    return NULL;
+  return error;
+}
+
+static void throw_errno(napi_env env, int err, const char *op) {
+  napi_value error = make_error(env, err, op);
+  if (error != NULL) napi_throw(env, error);
+}
+
+/* For a failed N-API call: keep the exception it left, or raise one naming the call. */
+static void throw_napi(napi_env env, const char *what) {
+  bool pending = false;
+  if (napi_is_exception_pending(env, &pending) == napi_ok && pending) return;
+  const napi_extended_error_info *info = NULL;
+  char msg[200];
+  snprintf(msg, sizeof msg, "outpost_tun: %s failed: %s", what,
+           napi_get_last_error_info(env, &info) == napi_ok && info && info->error_message
+               ? info->error_message : "unknown N-API error");
+  napi_throw_error(env, "ERR_OUTPOST_TUN_NAPI", msg);
+}
+
+#define CHECK(call)                                                                            \
+  do {                                                                                         \
+    if ((call) != napi_ok) {                                                                   \
+      throw_napi(env, #call);                                                                  \
+      return NULL;                                                                             \
+    }                                                                                          \
+  } while (0)
+
+/* ---- lifetime ----------------------------------------------------------------------------- */
+
+static void release(tun_t *t) {
+  if (--t->refs > 0) return;
+  free(t->slab);
+  free(t);
+}
+
+static void on_poll_closed(uv_handle_t *h) { release((tun_t *)h->data); }
+
+/* Teardown paths have nobody to report a failed N-API call to, so their statuses are dropped. */
+static void stop_polling(napi_env env, tun_t *t) {
+  if (!t->polling) return;
+  t->polling = 0;
+  (void)uv_poll_stop(&t->poll); /* always 0 for an initialized handle */
+  (void)napi_delete_reference(env, t->cb);
+  (void)napi_delete_reference(env, t->self);
+  t->cb = t->self = NULL;
+  /* Inside the callback the context is still in use: on_readable destroys it afterwards. */
+  if (!t->in_callback) (void)napi_async_destroy(env, t->actx);
+  t->actx = NULL;
+}
+
+static void cleanup_hook(void *arg);
+
+static void close_impl(napi_env env, tun_t *t, int from_hook) {
+  if (t->fd < 0) return;
+  stop_polling(env, t);
+  if (t->poll_inited) {
+    t->poll_inited = 0;
+    uv_close((uv_handle_t *)&t->poll, on_poll_closed);
+  }
+  /* Linux releases the fd even when close(2) reports an error; there is nothing to retry. */
+  (void)close(t->fd);
+  t->fd = -1;
+  if (!from_hook) (void)napi_remove_env_cleanup_hook(env, cleanup_hook, t);
+}
+
+/* Environment teardown (process.exit, worker end): give the fd and handle back. */
+static void cleanup_hook(void *arg) {
+  tun_t *t = arg;
+  close_impl(t->env, t, 1);
+}
+
+static void finalize(napi_env env, void *data, void *hint) {
+  (void)hint;
+  tun_t *t = data;
+  close_impl(env, t, 0);
+  release(t);
+}
+
+/* ---- reading ------------------------------------------------------------------------------ */
+
+/* One wake-up: read what is ready and make one JS call cb(err, slab, ends). err is null unless
+ * reading failed (polling then stops, since a level-triggered error would spin); slab and ends
+ * are null when no packet was read. */
+static void on_readable(uv_poll_t *h, int status, int events) {
+  (void)events;
+  tun_t *t = h->data;
+  if (!t->polling) return;
+  napi_env env = t->env;
+  size_t count = 0;
+  int err = 0;
+  const char *op = "poll";
+  if (status < 0) err = -status; /* libuv's codes are negated errnos on Linux */
+  else err = tun_dev_read_batch(t->fd, t->slab, SLAB_CAP, t->ends, BATCH_MAX, &count, &op);
+  if (count == 0 && err == 0) return; /* spurious wake-up */
+
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  /* From here stop_polling (ours or the callback's) leaves actx to us: we destroy it below. */
+  t->in_callback = 1;
+  napi_async_context actx = t->actx;
+  napi_value argv[3], cb, recv; /* napi_make_callback wants an object as `this` */
+  int ok = napi_get_null(env, &argv[0]) == napi_ok && napi_get_null(env, &argv[1]) == napi_ok &&
+           napi_get_null(env, &argv[2]) == napi_ok && napi_get_global(env, &recv) == napi_ok &&
+           napi_get_reference_value(env, t->cb, &cb) == napi_ok;
+  if (ok && count > 0) {
+    void *ab_data = NULL;
+    napi_value ab;
+    ok = napi_create_buffer_copy(env, t->ends[count - 1], t->slab, NULL, &argv[1]) == napi_ok &&
+         napi_create_arraybuffer(env, count * sizeof(uint32_t), &ab_data, &ab) == napi_ok &&
+         napi_create_typedarray(env, napi_uint32_array, count, ab, 0, &argv[2]) == napi_ok;
+    if (ok) memcpy(ab_data, t->ends, count * sizeof(uint32_t));
+  }
+  if (ok && err) ok = (argv[0] = make_error(env, err, op)) != NULL;
+  if (err || !ok) stop_polling(env, t); /* a level-triggered error would wake us forever */
+
+  napi_status s = napi_pending_exception;
+  if (ok) s = napi_make_callback(env, actx, recv, cb, 3, argv, NULL);
+  else throw_napi(env, "delivering packets");
+  t->in_callback = 0;
+  if (t->actx != actx) (void)napi_async_destroy(env, actx); /* polling stopped meanwhile */
+  /* No JS frame is below us: an exception from the callback goes to 'uncaughtException' rather
+   * than vanish. */
+  if (s == napi_pending_exception) {
+    napi_value exc;
+    if (napi_get_and_clear_last_exception(env, &exc) == napi_ok) (void)napi_fatal_exception(env, exc);
+  }
+  (void)napi_close_handle_scope(env, scope);
+}
+
+/* ---- methods ------------------------------------------------------------------------------ */
+
+/* Unwraps `this` and fetches up to *argc arguments; NULL (exception pending) on failure. */
+static tun_t *this_tun(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv, napi_value *self) {
+  napi_value me;
+  void *data = NULL;
+  if (napi_get_cb_info(env, info, argc, argv, &me, NULL) != napi_ok ||
+      napi_unwrap(env, me, &data) != napi_ok) {
+    throw_napi(env, "unwrap");
+    return NULL;
+  }
+  if (self) *self = me;
+  return data;
+}
+
+static tun_t *open_tun(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv, napi_value *self) {
+  tun_t *t = this_tun(env, info, argc, argv, self);
+  if (t != NULL && t->fd < 0) {
+    throw_errno(env, EBADF, "closed");
+    return NULL;
+  }
+  return t;
+}
+
+static napi_value js_new(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3], me;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, &me, NULL));
+  char name[IFNAMSIZ + 1];
+  size_t len = 0;
+  int32_t mtu = 0;
+  bool up = false;
+  CHECK(napi_get_value_string_utf8(env, argv[0], NULL, 0, &len));
+  if (len >= IFNAMSIZ) {
+    throw_errno(env, EINVAL, "name");
+    return NULL;
+  }
+  CHECK(napi_get_value_string_utf8(env, argv[0], name, sizeof name, &len));
+  if (strlen(name) != len) { /* an embedded NUL would make the kernel see another name */
+    throw_errno(env, EINVAL, "name");
+    return NULL;
+  }
+  CHECK(napi_get_value_int32(env, argv[1], &mtu));
+  CHECK(napi_get_value_bool(env, argv[2], &up));
+
+  tun_t *t = calloc(1, sizeof *t);
+  if (t == NULL) {
+    throw_errno(env, ENOMEM, "calloc");
+    return NULL;
+  }
+  t->env = env;
+  t->fd = -1;
+  const char *op = "";
+  int err = tun_dev_open(name, t->name, &t->fd, &op);
+  if (!err && mtu > 0) err = tun_dev_set_mtu(t->name, mtu, &op);
+  if (!err && up) err = tun_dev_set_up(t->name, 1, &op);
+  if (err) {
+    if (t->fd >= 0) (void)close(t->fd);
+    free(t);
+    throw_errno(env, err, op);
+    return NULL;
+  }
+  t->refs = 1;
+  if (napi_wrap(env, me, t, finalize, NULL, NULL) != napi_ok) {
+    (void)close(t->fd);
+    free(t);
+    throw_napi(env, "napi_wrap");
+    return NULL;
+  }
+  /* From here the finalizer owns t, and closes the fd if JS never does. */
+  CHECK(napi_add_env_cleanup_hook(env, cleanup_hook, t));
+  napi_value namev;
+  CHECK(napi_create_string_utf8(env, t->name, NAPI_AUTO_LENGTH, &namev));
+  napi_property_descriptor prop = {"name", NULL, NULL, NULL, NULL, namev, napi_enumerable, NULL};
+  CHECK(napi_define_properties(env, me, 1, &prop));
+  return me;
+}
+
+static napi_value js_start(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], me;
+  tun_t *t = open_tun(env, info, &argc, argv, &me);
+  if (t == NULL) return NULL;
+  napi_valuetype type;
+  CHECK(napi_typeof(env, argv[0], &type));
+  if (argc < 1 || type != napi_function) {
+    napi_throw_type_error(env, NULL, "start(cb): cb must be a function");
+    return NULL;
+  }
+  if (t->polling) { /* just swap the callback */
+    napi_ref cb;
+    CHECK(napi_create_reference(env, argv[0], 1, &cb));
+    (void)napi_delete_reference(env, t->cb);
+    t->cb = cb;
+    return NULL;
+  }
+  if (t->slab == NULL && (t->slab = malloc(SLAB_CAP)) == NULL) {
+    throw_errno(env, ENOMEM, "malloc");
+    return NULL;
+  }
+  uv_loop_t *loop;
+  CHECK(napi_get_uv_event_loop(env, &loop));
+  if (!t->poll_inited) {
+    int r = uv_poll_init(loop, &t->poll, t->fd);
+    if (r < 0) {
+      throw_errno(env, -r, "uv_poll_init");
+      return NULL;
+    }
+    t->poll.data = t;
+    t->poll_inited = 1;
+    t->refs++; /* released by on_poll_closed */
+  }
+  napi_value resource, rname;
+  napi_ref cb = NULL, self = NULL;
+  napi_async_context actx = NULL;
+  int r = 0;
+  int refs_ok = napi_create_object(env, &resource) == napi_ok &&
+                napi_create_string_utf8(env, "OutpostTun", NAPI_AUTO_LENGTH, &rname) == napi_ok &&
+                napi_async_init(env, resource, rname, &actx) == napi_ok &&
+                napi_create_reference(env, argv[0], 1, &cb) == napi_ok &&
+                napi_create_reference(env, me, 1, &self) == napi_ok;
+  if (refs_ok && (r = uv_poll_start(&t->poll, UV_READABLE, on_readable)) == 0) {
+    t->cb = cb;
+    t->self = self;
+    t->actx = actx;
+    t->polling = 1;
+    return NULL;
+  }
+  if (self) (void)napi_delete_reference(env, self);
+  if (cb) (void)napi_delete_reference(env, cb);
+  if (actx) (void)napi_async_destroy(env, actx);
+  if (refs_ok) throw_errno(env, -r, "uv_poll_start");
+  else throw_napi(env, "start");
+  return NULL;
+}
+
+static napi_value js_stop(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  tun_t *t = this_tun(env, info, &argc, NULL, NULL);
+  if (t != NULL) stop_polling(env, t);
+  return NULL;
+}
+
+static napi_value js_close(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  tun_t *t = this_tun(env, info, &argc, NULL, NULL);
+  if (t != NULL) close_impl(env, t, 0);
+  return NULL;
+}
+
+/* One packet: 1 written, 0 refused for lack of room (a drop, never a wait), -1 error thrown. */
+static int write_one(napi_env env, tun_t *t, napi_value pkt) {
+  bool is_ta = false;
+  napi_typedarray_type type;
+  size_t len = 0;
+  void *data = NULL;
+  if (napi_is_typedarray(env, pkt, &is_ta) != napi_ok ||
+      (is_ta && napi_get_typedarray_info(env, pkt, &type, &len, &data, NULL, NULL) != napi_ok)) {
+    throw_napi(env, "reading the packet");
+    return -1;
+  }
+  if (!is_ta || type != napi_uint8_array) {
+    napi_throw_type_error(env, NULL, "a packet must be a Uint8Array or Buffer");
+    return -1;
+  }
+  for (;;) {
+    if (write(t->fd, data, len) >= 0) return 1; /* a TUN write takes the whole packet or none */
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) return 0;
+    throw_errno(env, errno, "write");
+    return -1;
+  }
+}
+
+static napi_value js_write(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1] = {NULL}, result;
+  tun_t *t = open_tun(env, info, &argc, argv, NULL);
+  if (t == NULL) return NULL;
+  if (argc < 1) {
+    napi_throw_type_error(env, NULL, "write(packet): packet is missing");
+    return NULL;
+  }
+  int r = write_one(env, t, argv[0]);
+  if (r < 0) return NULL;
+  CHECK(napi_get_boolean(env, r == 1, &result));
+  return result;
+}
+
+static napi_value js_write_batch(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1] = {NULL}, result;
+  tun_t *t = open_tun(env, info, &argc, argv, NULL);
+  if (t == NULL) return NULL;
+  bool is_array = false;
+  uint32_t n = 0, i;
+  if (argc < 1 || napi_is_array(env, argv[0], &is_array) != napi_ok || !is_array) {
+    napi_throw_type_error(env, NULL, "writeBatch(packets): packets must be an array");
+    return NULL;
+  }
+  CHECK(napi_get_array_length(env, argv[0], &n));
+  for (i = 0; i < n; i++) {
+    napi_value pkt;
+    CHECK(napi_get_element(env, argv[0], i, &pkt));
+    int r = write_one(env, t, pkt);
+    if (r < 0) return NULL;
+    if (r == 0) break; /* the queue is full: the rest would be refused too */
+  }
+  CHECK(napi_create_uint32(env, i, &result));
+  return result;
+}
+
+static napi_value js_get_mtu(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  napi_value result;
+  tun_t *t = open_tun(env, info, &argc, NULL, NULL);
+  if (t == NULL) return NULL;
+  int mtu = 0;
+  const char *op = "";
+  int err = tun_dev_get_mtu(t->name, &mtu, &op);
+  if (err) {
+    throw_errno(env, err, op);
+    return NULL;
+  }
+  CHECK(napi_create_int32(env, mtu, &result));
+  return result;
+}
+
+static napi_value js_set_mtu(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1] = {NULL};
+  tun_t *t = open_tun(env, info, &argc, argv, NULL);
+  if (t == NULL) return NULL;
+  int32_t mtu = 0;
+  CHECK(napi_get_value_int32(env, argc ? argv[0] : NULL, &mtu));
+  const char *op = "";
+  int err = tun_dev_set_mtu(t->name, mtu, &op);
+  if (err) throw_errno(env, err, op);
+  return NULL;
+}
+
+static napi_value js_set_up(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1] = {NULL};
+  tun_t *t = open_tun(env, info, &argc, argv, NULL);
+  if (t == NULL) return NULL;
+  bool up = false;
+  CHECK(napi_get_value_bool(env, argc ? argv[0] : NULL, &up));
+  const char *op = "";
+  int err = tun_dev_set_up(t->name, up, &op);
+  if (err) throw_errno(env, err, op);
+  return NULL;
+}
+
+NAPI_MODULE_INIT() {
+  napi_property_descriptor methods[] = {
+      {"start", NULL, js_start, NULL, NULL, NULL, napi_default, NULL},
+      {"stop", NULL, js_stop, NULL, NULL, NULL, napi_default, NULL},
+      {"write", NULL, js_write, NULL, NULL, NULL, napi_default, NULL},
+      {"writeBatch", NULL, js_write_batch, NULL, NULL, NULL, napi_default, NULL},
+      {"getMtu", NULL, js_get_mtu, NULL, NULL, NULL, napi_default, NULL},
+      {"setMtu", NULL, js_set_mtu, NULL, NULL, NULL, napi_default, NULL},
+      {"setUp", NULL, js_set_up, NULL, NULL, NULL, napi_default, NULL},
+      {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_value cls, batch_max;
+  CHECK(napi_define_class(env, "Tun", NAPI_AUTO_LENGTH, js_new, NULL,
+                          sizeof methods / sizeof methods[0], methods, &cls));
+  CHECK(napi_set_named_property(env, exports, "Tun", cls));
+  CHECK(napi_create_uint32(env, BATCH_MAX, &batch_max));
+  CHECK(napi_set_named_property(env, exports, "BATCH_MAX", batch_max));
+  return exports;
+}
