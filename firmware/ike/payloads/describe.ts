@@ -1,4 +1,5 @@
-// Short payload summaries for logs, in strongSwan's style: "SA KE No N(NATD_S_IP) N(FRAG_SUP)".
+// Short payload summaries for logs, in strongSwan's style: "SA KE No N(NATD_S_IP) N(FRAG_SUP)",
+// "IDi AUTH CPRQ(ADDR DNS) SA TSi TSr", "EAP/REQ/ID".
 import { CfgType, NotifyType, PayloadType } from '../constants.ts';
 import { describeEap } from './eap.ts';
 import type { Payload } from './index.ts';
@@ -57,6 +58,10 @@ const CP_SHORT: Record<number, string> = {
   [CfgType.CFG_REQUEST]: 'CPRQ', [CfgType.CFG_REPLY]: 'CPRP', [CfgType.CFG_SET]: 'CPS', [CfgType.CFG_ACK]: 'CPA',
 };
 
+const CP_ATTR_SHORT: Record<number, string> = {
+  1: 'ADDR', 2: 'MASK', 3: 'DNS', 4: 'NBNS', 6: 'DHCP', 7: 'VER', 8: 'ADDR6', 10: 'DNS6', 12: 'DHCP6', 13: 'SUBNET', 14: 'SUP', 15: 'SUBNET6',
+};
+
 export function notifyShortName(type: number): string {
   return NOTIFY_SHORT[type] ?? String(type);
 }
@@ -64,7 +69,10 @@ export function notifyShortName(type: number): string {
 export function describePayload(p: Payload): string {
   switch (p.type) {
     case PayloadType.NOTIFY: return `N(${notifyShortName(p.notifyType)})`;
-    case PayloadType.CP: return CP_SHORT[p.cfgType] ?? `CP(${p.cfgType})`;
+    case PayloadType.CP: {
+      const attrs = p.attributes.map((a) => CP_ATTR_SHORT[a.type] ?? String(a.type)).join(' ');
+      return `${CP_SHORT[p.cfgType] ?? `CP${p.cfgType}`}${attrs ? `(${attrs})` : ''}`;
+    }
     case PayloadType.EAP: return describeEap(p);
     default: return SIMPLE[p.type] ?? `P(${(p as { type: number }).type})`;
   }

@@ -21,9 +21,11 @@ export function encodeEap(e: EapPayload): Buffer {
 }
 
 const EAP_CODES: Record<number, string> = { 1: 'REQ', 2: 'RES', 3: 'SUCC', 4: 'FAIL' };
+const EAP_TYPES: Record<number, string> = { 1: 'ID', 2: 'NTF', 3: 'NAK', 4: 'MD5', 6: 'GTC', 13: 'TLS', 18: 'SIM', 21: 'TTLS', 23: 'AKA', 25: 'PEAP', 26: 'MSCHAPV2' };
 
-/** "EAP/REQ/1" style summary for logs. */
+/** "EAP/REQ/ID" style summary for logs, as strongSwan prints it. */
 export function describeEap(e: EapPayload): string {
   const code = EAP_CODES[e.data[0] ?? 0] ?? String(e.data[0]);
-  return e.data.length > 4 ? `EAP/${code}/${e.data[4]}` : `EAP/${code}`;
+  const type = e.data[4];
+  return type === undefined ? `EAP/${code}` : `EAP/${code}/${EAP_TYPES[type] ?? type}`;
 }

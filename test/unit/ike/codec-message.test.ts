@@ -87,7 +87,7 @@ for (const [name, key] of [['aes256gcm16', gcmKey()], ['chacha20poly1305', chach
     assert.equal(m.encrypted.ciphertext.length, inner.bytes.length + 1); // only the Pad Length byte added
     assert.deepEqual(openSk(m, key), payloads);
     assert.equal(describeMessage(m.header, m.payloads, m.encrypted), 'IKE_AUTH request 1 [ SK ]');
-    assert.equal(describePayloads(payloads), 'IDi N(INIT_CONTACT) IDr AUTH CPRQ SA TSi TSr N(MOBIKE_SUP) D EAP/RES/1');
+    assert.equal(describePayloads(payloads), 'IDi N(INIT_CONTACT) IDr AUTH CPRQ(ADDR DNS) SA TSi TSr N(MOBIKE_SUP) D EAP/RES/ID');
     assert.ok(encodeMessage(m.header, openSk(m, key), { key, iv }).equals(bytes));
   });
 }

@@ -56,7 +56,7 @@ test('CP: request for INTERNAL_IP4_ADDRESS and INTERNAL_IP4_DNS, reply with a va
 
 test('EAP: kept raw, its own length field checked', () => {
   roundTrip('01 07 00 05 01', { type: PayloadType.EAP, data: hex('0107000501') }, decodeEap, encodeEap);
-  assert.equal(describeEap(decodeEap(hex('0107000501'))), 'EAP/REQ/1');
+  assert.equal(describeEap(decodeEap(hex('0107000501'))), 'EAP/REQ/ID');
   assert.throws(() => decodeEap(hex('01 07 00 09 01')), IkeDecodeError);
   assert.throws(() => decodeEap(hex('01 07 00')), IkeDecodeError);
 });
