@@ -202,3 +202,25 @@ test('encodeMessage refuses an IV that is not 8 bytes and oversize messages', ()
   const huge: Payload[] = [{ type: PayloadType.VENDOR_ID, data: Buffer.alloc(65000) }, { type: PayloadType.VENDOR_ID, data: Buffer.alloc(1000) }];
   assert.throws(() => encodeMessage(initHeader, huge), RangeError);
 });
+
+test('AAD covers unencrypted payloads that precede the SK payload (RFC 5282 sec 5)', () => {
+  const key = gcmKey();
+  const iv = Buffer.alloc(8, 3);
+  const inner = encodePayloadChain([makeNotify(NotifyType.INITIAL_CONTACT)]);
+  const vid = rawPayload(PayloadType.SK, Buffer.from('outpost'));
+  const plain = Buffer.concat([inner.bytes, Buffer.from([0])]);
+  const skLen = 4 + 8 + plain.length + 16;
+  const head = encodeMessage(authHeader, []).subarray(0, 28);
+  head[16] = PayloadType.VENDOR_ID;
+  head.writeUInt32BE(28 + vid.length + skLen, 24);
+  const aad = Buffer.concat([head, vid, Buffer.from([inner.firstPayload, 0, skLen >> 8, skLen & 0xff])]);
+  const bytes = Buffer.concat([aad, iv, key.seal(iv, aad, plain)]);
+  const m = decodeMessage(bytes);
+  assert.deepEqual(m.payloads, [{ type: PayloadType.VENDOR_ID, data: Buffer.from('outpost') }]);
+  assert.ok(m.encrypted?.aad.equals(aad));
+  assert.deepEqual(openSk(m, key), [makeNotify(NotifyType.INITIAL_CONTACT)]);
+  assert.equal(describeMessage(m.header, m.payloads, m.encrypted), 'IKE_AUTH request 1 [ V SK ]');
+  const tampered = Buffer.from(bytes);
+  tampered[33]! ^= 1; // inside the plaintext Vendor ID
+  assert.throws(() => openSk(decodeMessage(tampered), key), (e: unknown) => e instanceof IkeDecodeError && e.kind === 'integrity');
+});
