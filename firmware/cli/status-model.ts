@@ -1,0 +1,81 @@
+// The status object the daemon returns for the control socket's "status" command, and that
+// `outpost status --json` prints. Plain JSON: numbers for counters (exact up to 2^53 bytes),
+// SPIs as lowercase hex, durations in whole seconds. No secrets belong in it.
+
+export const STATUS_MODEL_VERSION = 1;
+
+export type TunnelState = 'down' | 'connecting' | 'up';
+
+export interface Endpoint {
+  address: string;
+  port: number;
+}
+
+export interface IkeSaStatus {
+  /** IKE SPIs, 16 hex digits each. */
+  spiInitiator: string;
+  spiResponder: string;
+  /** Our role in the IKE SA's initial exchange. */
+  role: 'initiator' | 'responder';
+  /** Identities as authenticated, e.g. "branch-042.example.net". */
+  localId: string;
+  remoteId: string;
+  /** Negotiated suite, e.g. "AES_GCM_16-256/PRF_HMAC_SHA2_256/CURVE_25519". */
+  algorithms: string;
+  establishedSeconds: number;
+  /** Seconds until the IKE SA is rekeyed; null when no rekey is scheduled. */
+  rekeySeconds: number | null;
+}
+
+export interface ChildSaStatus {
+  name: string;
+  /** ESP SPIs, 8 hex digits: inbound (ours) and outbound (the peer's). */
+  spiIn: string;
+  spiOut: string;
+  /** e.g. "AES_GCM_16-256" (plus "/CURVE_25519" when PFS was used). */
+  algorithms: string;
+  esn: boolean;
+  /** Traffic selectors as CIDR text. */
+  localTs: string[];
+  remoteTs: string[];
+  establishedSeconds: number;
+  rekeySeconds: number | null;
+  bytesIn: number;
+  bytesOut: number;
+  packetsIn: number;
+  packetsOut: number;
+  /** Dropped packets by reason, e.g. { "replay": 3, "auth": 1 }; only non-zero reasons need appear. */
+  drops: Record<string, number>;
+}
+
+export interface TunnelStatus {
+  /** The connection's name, e.g. "hq". */
+  name: string;
+  state: TunnelState;
+  /** Outer addresses: null while unknown (down, or remote "%any" waiting). */
+  local: Endpoint | null;
+  remote: Endpoint | null;
+  /** NAT detection results: local = this box is behind NAT, remote = the peer is. */
+  nat: { local: boolean; remote: boolean };
+  ikeSa: IkeSaStatus | null;
+  childSas: ChildSaStatus[];
+  /** The most recent failure (auth failed, no proposal chosen, peer unreachable, ...). */
+  lastError: { message: string; ageSeconds: number } | null;
+}
+
+export interface HealthLinkStatus {
+  /** Broker URL as configured (no credentials), or null when health reporting is off. */
+  broker: string | null;
+  connected: boolean;
+  /** Seconds since the last health message was published; null if none yet. */
+  lastPublishSeconds: number | null;
+}
+
+export interface StatusModel {
+  version: typeof STATUS_MODEL_VERSION;
+  deviceId: string;
+  firmwareVersion: string;
+  uptimeSeconds: number;
+  tunnel: TunnelStatus;
+  health: HealthLinkStatus;
+}
