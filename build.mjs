@@ -1,0 +1,29 @@
+#!/usr/bin/env node
+// Bundles the daemon (firmware/main.ts) into dist/outpost.mjs with esbuild. Native addons stay
+// external and are copied beside the bundle, where board/tun/index.ts looks for them first.
+import { build } from 'esbuild';
+import { copyFileSync, existsSync, mkdirSync, chmodSync } from 'node:fs';
+
+const outdir = 'dist';
+mkdirSync(outdir, { recursive: true });
+
+const common = {
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  sourcemap: 'linked',
+  legalComments: 'eof',
+  logLevel: 'warning',
+  external: ['*.node', 'serialport', '@serialport/*'],
+  // ESM output still meets CommonJS dependencies that call require(); give them one.
+  banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+};
+
+await build({ ...common, entryPoints: ['firmware/main.ts'], outfile: `${outdir}/outpost.mjs` });
+chmodSync(`${outdir}/outpost.mjs`, 0o755);
+
+const addon = 'board/tun/build/Release/outpost_tun.node';
+if (existsSync(addon)) copyFileSync(addon, `${outdir}/outpost_tun.node`);
+else console.warn(`build: ${addon} is missing (run npm run build:native); the bundle will not open TUN devices`);
+console.log(`build: ${outdir}/outpost.mjs`);
