@@ -37,7 +37,9 @@ export class NodeAeadKey implements PrefixSealingKey {
     }
     this.alg = alg;
     this.#cipher = cipher;
-    this.#key = createSecretKey(Buffer.from(keyAndSalt.subarray(0, alg.keyBytes)));
+    const raw = Buffer.from(keyAndSalt.subarray(0, alg.keyBytes));
+    this.#key = createSecretKey(raw); // copies: the JS-heap copy is wiped at once
+    raw.fill(0);
     this.#nonce = Buffer.alloc(12);
     this.#nonce.set(keyAndSalt.subarray(alg.keyBytes), 0);
   }

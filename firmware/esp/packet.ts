@@ -94,7 +94,7 @@ export function writeAad(aad: Uint8Array, spi: number, seqHi: number, seqLo: num
 }
 
 // Plaintext staging buffer shared by every SA: JS runs one seal at a time and node:crypto copies
-// its input synchronously. Bounded by ESP_MAX_BYTES.
+// its input synchronously. sealFramed keeps packets within ESP_MAX_BYTES, so this stays below 64 KiB.
 let staging = Buffer.allocUnsafe(2048);
 function stagingFor(bytes: number): Buffer {
   if (staging.length < bytes) staging = Buffer.allocUnsafe(Math.min(ESP_MAX_BYTES, Math.max(bytes, staging.length * 2)));
@@ -131,6 +131,7 @@ export function encodeEsp(p: EncodeParams): Buffer {
  * its last 8 bytes, `aad` already written. Returns prefix | ciphertext | ICV.
  */
 export function sealFramed(key: AeadKey, prefix: Uint8Array, iv: Uint8Array, aad: Uint8Array, payload: Uint8Array, nextHeader: number): Buffer {
+  if (espPacketBytes(payload.length) > ESP_MAX_BYTES) throw new RangeError('payload does not fit an ESP packet');
   const buf = stagingFor(payload.length + 5);
   const n = writePlaintext(buf, payload, nextHeader);
   return sealWithPrefix(key, prefix, iv, aad, buf.subarray(0, n));

@@ -249,3 +249,12 @@ test('options are validated; direction misuse is a programming error', () => {
   assert.throws(() => out.open(Buffer.alloc(64)));
   assert.throws(() => out.seal(ipv4(20), 17 as 4), RangeError);
 });
+
+test('the framing layer refuses a payload that cannot fit an ESP packet', async () => {
+  const { encodeEsp } = await import('../../../firmware/esp/index.ts');
+  const key = aeadByName('aes128gcm16')!.createKey(new Uint8Array(20));
+  const p = { key, spi: SPI, seqHi: 0, seqLo: 1, esn: false, iv: new Uint8Array(8), nextHeader: 4 };
+  // 65498 + 2 trailer = 65500 (aligned) + 32 = 65532; one byte more pads past 65535.
+  assert.equal(encodeEsp({ ...p, payload: new Uint8Array(65498) }).length, 65532);
+  assert.throws(() => encodeEsp({ ...p, payload: new Uint8Array(65499) }), RangeError);
+});
