@@ -1,0 +1,43 @@
+// Turns the validated config file into the IKE engine's tunnel policy.
+import type { ResolvedConfig } from '../config/schema.ts';
+import { isPskAuth } from '../config/schema.ts';
+import { DEFAULT_RETRANSMIT, identityFromText, type RetransmitPolicy, type TunnelPolicy } from '../ike/policy.ts';
+import { parseEspProposals, parseIkeProposals } from '../ike/proposal.ts';
+import { selectorFromCidr } from '../ike/selectors.ts';
+
+/**
+ * OUTPOST_IKE_RETRANSMIT="timeoutMs,base,tries" tunes retransmission (like strongSwan's
+ * charon.retransmit_* settings); tests use it to detect a dead peer in seconds.
+ */
+export function retransmitFromEnv(text = process.env.OUTPOST_IKE_RETRANSMIT): RetransmitPolicy {
+  if (!text) return DEFAULT_RETRANSMIT;
+  const [t, b, n] = text.split(',').map(Number);
+  if (!(t! >= 100 && b! >= 1 && Number.isInteger(n) && n! >= 0 && n! <= 20)) {
+    throw new Error(`OUTPOST_IKE_RETRANSMIT="${text}": expected "timeoutMs,base,tries", e.g. "2000,1.8,5"`);
+  }
+  return { timeoutMs: t!, base: b!, tries: n! };
+}
+
+export function policyFromConfig(cfg: ResolvedConfig): TunnelPolicy {
+  const t = cfg.tunnel;
+  if (!isPskAuth(t.auth)) throw new Error('tunnel.auth: certificate authentication is not available in this firmware yet; use { "psk": "..." }');
+  return {
+    localId: identityFromText(t.localId),
+    ...(t.remoteId && t.remoteId !== '%any' ? { remoteId: identityFromText(t.remoteId) } : {}),
+    psk: Buffer.from(t.auth.psk, 'utf8'),
+    ike: parseIkeProposals(t.ike),
+    esp: parseEspProposals(t.esp),
+    localTs: t.localSubnets.map(selectorFromCidr),
+    remoteTs: t.remoteSubnets.map(selectorFromCidr),
+    dpdSeconds: t.dpdSeconds,
+    ikeLifetimeSeconds: t.ikeLifetimeSeconds,
+    childLifetimeSeconds: t.childLifetimeSeconds,
+    forceEncap: true,
+    retransmit: retransmitFromEnv(),
+    reconnectMinMs: 1000,
+    reconnectMaxMs: 60_000,
+    cookieThreshold: 32,
+    halfOpenMax: 1024,
+    halfOpenTimeoutMs: 30_000,
+  };
+}

@@ -1,0 +1,208 @@
+// The I/O shell around the sans-I/O IKE engine: UDP 500/4500, the TUN device and its routes,
+// the ESP data plane, one timer for the engine's next deadline, name resolution for the remote,
+// NAT keepalives, and the status model for `outpost status`.
+import { lookup } from 'node:dns/promises';
+import dgram from 'node:dgram';
+import { EventEmitter } from 'node:events';
+import { isIP } from 'node:net';
+import { TunDevice } from '../../board/tun/index.ts';
+import type { Action, Endpoint, IkeEvent } from '../ike/actions.ts';
+import { IKE_PORT } from '../ike/constants.ts';
+import { IkeEngine } from '../ike/engine.ts';
+import type { TunnelPolicy } from '../ike/policy.ts';
+import { logger, type Logger } from '../log.ts';
+import type { TunnelStatus } from '../cli/status-model.ts';
+import { DataPlane } from './dataplane.ts';
+import { NatKeepalive } from './keepalive.ts';
+import { addRoutes, removeRoutes } from './routes.ts';
+import { UdpTransport } from './udp.ts';
+
+export interface TunnelOptions {
+  name: string;
+  policy: TunnelPolicy;
+  /** Host name or address of HQ, or "%any" to only respond. */
+  remote: string;
+  tunName: string;
+  tunMtu: number;
+  remoteSubnets: string[];
+  /** Source address for the box's own packets into the tunnel (its LAN address). */
+  routeSrc?: string;
+  bindAddress?: string;
+  ikePort?: number;
+  natTPort?: number;
+  localIdText: string;
+  log?: Logger;
+}
+
+export class Tunnel extends EventEmitter<{ event: [IkeEvent] }> {
+  readonly engine: IkeEngine;
+  private readonly log: Logger;
+  private timer: NodeJS.Timeout | undefined;
+  private tun?: TunDevice;
+  private udp?: UdpTransport;
+  private plane?: DataPlane;
+  private keepalive?: NatKeepalive;
+  private lastErrorAt = 0;
+  private closed = false;
+
+  constructor(private readonly opts: TunnelOptions) {
+    super();
+    this.log = opts.log ?? logger('tunnel');
+    this.engine = new IkeEngine({ role: opts.remote === '%any' ? 'responder' : 'initiator', policy: opts.policy, log: this.log.child('ike') });
+  }
+
+  async start(): Promise<void> {
+    const tun = TunDevice.open({ name: this.opts.tunName, mtu: this.opts.tunMtu, up: true });
+    this.tun = tun;
+    const udp = await UdpTransport.open({
+      bindAddress: this.opts.bindAddress ?? '0.0.0.0', ikePort: this.opts.ikePort ?? IKE_PORT,
+      ...(this.opts.natTPort !== undefined ? { natTPort: this.opts.natTPort } : {}), log: this.log.child('udp'),
+    });
+    this.udp = udp;
+    const plane = new DataPlane({
+      tun, udp, log: this.log.child('esp'),
+      onRekeyNeeded: (spi, why) => this.log.warn('rekey-needed', { spi: spi.toString('hex'), why }),
+    });
+    this.plane = plane;
+    this.keepalive = new NatKeepalive((to) => udp.sendKeepalive(to));
+    udp.onEsp = (pkt, from) => plane.onEsp(pkt, from);
+    udp.onIke = (data, from, localPort) => this.run(this.engine.receive(Date.now(), data, from, { address: this.opts.bindAddress ?? '0.0.0.0', port: localPort }));
+    tun.onError((e) => this.log.error('tun-read-failed', { code: e.code, reason: e.message }));
+    tun.onPackets((batch) => plane.onTunPackets(batch));
+    await addRoutes(tun.name, this.opts.remoteSubnets, this.opts.routeSrc ? { src: this.opts.routeSrc } : {});
+    this.log.info('started', { tun: tun.name, mtu: this.opts.tunMtu, remote: this.opts.remote, routes: this.opts.remoteSubnets.join(',') });
+    this.run(this.engine.start(Date.now()));
+  }
+
+  /** Sends our Deletes, waits briefly for them to leave, and releases everything. */
+  async stop(): Promise<void> {
+    if (this.closed) return;
+    this.run(this.engine.shutdown(Date.now()));
+    this.closed = true;
+    clearTimeout(this.timer);
+    await new Promise((r) => setTimeout(r, 50));
+    this.keepalive?.close();
+    if (this.tun) {
+      await removeRoutes(this.tun.name, this.opts.remoteSubnets).catch(() => 0);
+      this.tun.close();
+    }
+    this.udp?.close();
+    this.log.info('stopped', {});
+  }
+
+  private run(actions: Action[]): void {
+    for (const a of actions) {
+      try {
+        this.apply(a);
+      } catch (err) {
+        this.log.error('action-failed', { action: a.kind, reason: (err as Error).message });
+      }
+    }
+    this.schedule();
+  }
+
+  private apply(a: Action): void {
+    switch (a.kind) {
+      case 'send':
+        this.udp?.sendIke(a.data, a.from, a.to);
+        break;
+      case 'install-child':
+        this.plane?.installChild(a.child);
+        break;
+      case 'remove-child':
+        this.plane?.removeChild(a.spiIn);
+        break;
+      case 'update-remote':
+        this.plane?.updateRemote(a.ikeId, a.remote);
+        this.keepalive?.updateRemote(a.ikeId, a.remote);
+        break;
+      case 'connect-due':
+        void this.connect();
+        break;
+      case 'event':
+        this.onEvent(a.event);
+        break;
+    }
+  }
+
+  private onEvent(e: IkeEvent): void {
+    if (e.type === 'ike-up') this.keepalive?.set(e.ikeId, e.remote, e.natLocal);
+    if (e.type === 'ike-down') this.keepalive?.remove(e.ikeId);
+    if (e.type === 'ike-rekeyed') {
+      const sa = this.engine.ikeSas().find((s) => s.id === e.ikeId);
+      this.keepalive?.remove(e.oldIkeId);
+      if (sa) this.keepalive?.set(sa.id, sa.remote, sa.natLocal);
+    }
+    if (e.type === 'ike-down' || e.type === 'auth-failed' || e.type === 'negotiation-failed' || e.type === 'dpd-timeout') this.lastErrorAt = Date.now();
+    this.emit('event', e);
+  }
+
+  /** Resolves the remote (again on every attempt: HQ may have moved) and starts IKE_SA_INIT. */
+  private async connect(): Promise<void> {
+    try {
+      const host = this.opts.remote;
+      const address = isIP(host) ? host : (await lookup(host, { family: 4 })).address;
+      const remote: Endpoint = { address, port: IKE_PORT };
+      const local: Endpoint = { address: await sourceAddressFor(address), port: this.udp?.ikePort ?? IKE_PORT };
+      if (this.closed) return;
+      this.run(this.engine.connect(Date.now(), local, remote));
+    } catch (err) {
+      const reason = `cannot reach ${this.opts.remote}: ${(err as Error).message}`;
+      this.run(this.engine.connectFailed(Date.now(), reason));
+    }
+  }
+
+  private schedule(): void {
+    clearTimeout(this.timer);
+    if (this.closed) return;
+    const at = this.engine.nextDeadline();
+    if (at === undefined) return;
+    this.timer = setTimeout(() => this.run(this.engine.tick(Date.now())), Math.max(0, at - Date.now()) + 1);
+    this.timer.unref?.();
+  }
+
+  status(): TunnelStatus {
+    const now = Date.now();
+    const sa = this.engine.ikeSas().find((s) => s.state === 'established') ?? this.engine.ikeSas()[0];
+    const plane = this.plane?.status();
+    const children = sa ? sa.children.map((c) => {
+      const p = plane?.children.find((x) => x.spiIn === c.spiIn.toString('hex'));
+      return {
+        name: this.opts.name, spiIn: c.spiIn.toString('hex'), spiOut: c.spiOut.toString('hex'), algorithms: c.suite.name,
+        esn: c.suite.esn === 1, localTs: p?.localTs ?? [], remoteTs: p?.remoteTs ?? [],
+        establishedSeconds: Math.floor((now - c.createdAt) / 1000), rekeySeconds: c.state === 'installed' ? Math.max(0, Math.floor((c.rekeyAt - now) / 1000)) : null,
+        bytesIn: p?.bytesIn ?? 0, bytesOut: p?.bytesOut ?? 0, packetsIn: p?.packetsIn ?? 0, packetsOut: p?.packetsOut ?? 0, drops: p?.drops ?? {},
+      };
+    }) : [];
+    const up = this.engine.up;
+    return {
+      name: this.opts.name,
+      state: up ? 'up' : sa ? 'connecting' : 'down',
+      local: sa ? sa.local : null,
+      remote: sa ? sa.remote : null,
+      nat: { local: sa?.natLocal ?? false, remote: sa?.natRemote ?? false },
+      ikeSa: sa && sa.suite ? {
+        spiInitiator: sa.spiI.toString('hex'), spiResponder: sa.spiR.toString('hex'), role: sa.initiator ? 'initiator' : 'responder',
+        localId: this.opts.localIdText, remoteId: sa.remoteIdText, algorithms: sa.suite.name,
+        establishedSeconds: sa.establishedAt ? Math.floor((now - sa.establishedAt) / 1000) : 0,
+        rekeySeconds: sa.state === 'established' && Number.isFinite(sa.rekeyAt) ? Math.max(0, Math.floor((sa.rekeyAt - now) / 1000)) : null,
+      } : null,
+      childSas: children,
+      lastError: this.engine.lastError ? { message: this.engine.lastError, ageSeconds: Math.floor((now - this.lastErrorAt) / 1000) } : null,
+    };
+  }
+}
+
+/** The local address the kernel would use towards `remote` (for NAT detection hashes). */
+function sourceAddressFor(remote: string): Promise<string> {
+  return new Promise((resolve) => {
+    const s = dgram.createSocket('udp4');
+    s.on('error', () => { s.close(); resolve('0.0.0.0'); });
+    s.connect(IKE_PORT, remote, () => {
+      const a = s.address().address;
+      s.close();
+      resolve(a);
+    });
+  });
+}
+

@@ -1,0 +1,98 @@
+// Entry point: `outpost --config FILE` runs the box; `outpost status [--json]` asks a running
+// daemon; `outpost check-config FILE` validates a config file without touching anything.
+import { parseArgs } from 'node:util';
+import { loadConfig } from './config/store.ts';
+import { validateConfig, formatIssue } from './config/index.ts';
+import { parseJsonText } from './config/json.ts';
+import { readFile } from 'node:fs/promises';
+import { runStatusCommand } from './cli/status.ts';
+import { STATUS_MODEL_VERSION, type StatusModel } from './cli/status-model.ts';
+import { ControlServer, DEFAULT_CONTROL_SOCKET } from './gateway/control.ts';
+import { policyFromConfig } from './gateway/policy-from-config.ts';
+import { Tunnel } from './gateway/tunnel.ts';
+import { logger } from './log.ts';
+
+export const FIRMWARE_VERSION = '0.1.0';
+
+const USAGE = `usage:
+  outpost --config FILE [--tun NAME] [--control-socket PATH]   run the box
+  outpost status [--json] [--socket PATH]                      show the tunnel and its SAs
+  outpost check-config FILE                                    validate a config file
+  outpost --version`;
+
+const log = logger('outpost');
+
+async function run(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv, strict: true,
+    options: {
+      config: { type: 'string' }, tun: { type: 'string' }, 'control-socket': { type: 'string' },
+      help: { type: 'boolean' }, version: { type: 'boolean' },
+    },
+  });
+  if (values.help) { process.stdout.write(USAGE + '\n'); return 0; }
+  if (values.version) { process.stdout.write(`outpost ${FIRMWARE_VERSION}\n`); return 0; }
+  if (!values.config) { process.stderr.write(`outpost: --config FILE is required\n${USAGE}\n`); return 2; }
+
+  let loaded;
+  try {
+    loaded = await loadConfig(values.config);
+  } catch (err) {
+    const e = err as { reason?: string; issues?: { path: string; message: string }[]; message: string };
+    process.stderr.write(`outpost: cannot use ${values.config}: ${e.reason ?? e.message}\n`);
+    for (const i of e.issues ?? []) process.stderr.write(`  ${formatIssue(i)}\n`);
+    return 1;
+  }
+  if (loaded.fallback) log.warn('config-fallback', { file: values.config, reason: loaded.fallback.message, using: 'last-known-good copy' });
+  for (const w of loaded.warnings) log.warn('config-warning', { field: w.path, message: w.message });
+  const cfg = loaded.config;
+  const started = Date.now();
+  const tunnel = new Tunnel({
+    name: 'hq', policy: policyFromConfig(cfg), remote: cfg.tunnel.remote, tunName: values.tun ?? 'outpost0', tunMtu: 1400,
+    remoteSubnets: cfg.tunnel.remoteSubnets, routeSrc: cfg.lan.address.split('/')[0]!, localIdText: cfg.tunnel.localId,
+  });
+  tunnel.on('event', (e) => log.info(`event:${e.type}`, { ...e }));
+  const control = new ControlServer({ path: values['control-socket'] ?? process.env.OUTPOST_CONTROL_SOCKET ?? DEFAULT_CONTROL_SOCKET });
+  control.handle('status', (): StatusModel => ({
+    version: STATUS_MODEL_VERSION, deviceId: cfg.device.id, firmwareVersion: FIRMWARE_VERSION,
+    uptimeSeconds: Math.floor((Date.now() - started) / 1000), tunnel: tunnel.status(),
+    health: { broker: cfg.health?.broker ?? null, connected: false, lastPublishSeconds: null },
+  }));
+  await tunnel.start();
+  await control.listen();
+  log.info('running', { device: cfg.device.id, version: FIRMWARE_VERSION });
+  await new Promise<void>((resolve) => {
+    const stop = (sig: string) => { log.info('stopping', { signal: sig }); resolve(); };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  await tunnel.stop();
+  await control.close();
+  return 0;
+}
+
+async function checkConfig(file: string | undefined): Promise<number> {
+  if (!file) { process.stderr.write(`${USAGE}\n`); return 2; }
+  const parsed = parseJsonText(await readFile(file, 'utf8'));
+  if (!parsed.ok) { process.stderr.write(`${file}:${parsed.line}:${parsed.column}: ${parsed.message}\n`); return 1; }
+  const r = validateConfig(parsed.value);
+  for (const w of r.warnings) process.stderr.write(`warning: ${formatIssue(w)}\n`);
+  if (!r.ok) {
+    for (const e of r.errors) process.stderr.write(`error: ${formatIssue(e)}\n`);
+    return 1;
+  }
+  process.stdout.write(`${file}: valid\n`);
+  return 0;
+}
+
+async function main(): Promise<number> {
+  const argv = process.argv.slice(2);
+  if (argv[0] === 'status') return runStatusCommand(argv.slice(1), process);
+  if (argv[0] === 'check-config') return checkConfig(argv[1]);
+  return run(argv[0] === 'run' ? argv.slice(1) : argv);
+}
+
+main().then((code) => { process.exitCode = code; }, (err) => {
+  log.error('fatal', { reason: (err as Error).message });
+  process.exitCode = 1;
+});
