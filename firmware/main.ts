@@ -51,7 +51,6 @@ async function run(argv: string[]): Promise<number> {
     name: 'hq', policy: policyFromConfig(cfg), remote: cfg.tunnel.remote, tunName: values.tun ?? 'outpost0', tunMtu: 1400,
     remoteSubnets: cfg.tunnel.remoteSubnets, routeSrc: cfg.lan.address.split('/')[0]!, localIdText: cfg.tunnel.localId,
   });
-  tunnel.on('event', (e) => log.info(`event:${e.type}`, { ...e }));
   const control = new ControlServer({ path: values['control-socket'] ?? process.env.OUTPOST_CONTROL_SOCKET ?? DEFAULT_CONTROL_SOCKET });
   control.handle('status', (): StatusModel => ({
     version: STATUS_MODEL_VERSION, deviceId: cfg.device.id, firmwareVersion: FIRMWARE_VERSION,
