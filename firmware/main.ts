@@ -6,13 +6,9 @@ import { validateConfig, formatIssue } from './config/index.ts';
 import { parseJsonText } from './config/json.ts';
 import { readFile } from 'node:fs/promises';
 import { runStatusCommand } from './cli/status.ts';
-import { STATUS_MODEL_VERSION, type StatusModel } from './cli/status-model.ts';
-import { ControlServer, DEFAULT_CONTROL_SOCKET } from './gateway/control.ts';
-import { policyFromConfig } from './gateway/policy-from-config.ts';
-import { Tunnel } from './gateway/tunnel.ts';
+import { DEFAULT_CONTROL_SOCKET } from './gateway/control.ts';
+import { Daemon, FIRMWARE_VERSION } from './daemon.ts';
 import { logger } from './log.ts';
-
-export const FIRMWARE_VERSION = '0.1.0';
 
 const USAGE = `usage:
   outpost --config FILE [--tun NAME] [--control-socket PATH]   run the box
@@ -45,28 +41,18 @@ async function run(argv: string[]): Promise<number> {
   }
   if (loaded.fallback) log.warn('config-fallback', { file: values.config, reason: loaded.fallback.message, using: 'last-known-good copy' });
   for (const w of loaded.warnings) log.warn('config-warning', { field: w.path, message: w.message });
-  const cfg = loaded.config;
-  const started = Date.now();
-  const tunnel = new Tunnel({
-    name: 'hq', policy: policyFromConfig(cfg), remote: cfg.tunnel.remote, tunName: values.tun ?? 'outpost0', tunMtu: 1400,
-    remoteSubnets: cfg.tunnel.remoteSubnets, routeSrc: cfg.lan.address.split('/')[0]!, localIdText: cfg.tunnel.localId,
+  const daemon = new Daemon(loaded.config, {
+    configPath: values.config,
+    controlSocket: values['control-socket'] ?? process.env.OUTPOST_CONTROL_SOCKET ?? DEFAULT_CONTROL_SOCKET,
+    tunName: values.tun ?? 'outpost0',
   });
-  const control = new ControlServer({ path: values['control-socket'] ?? process.env.OUTPOST_CONTROL_SOCKET ?? DEFAULT_CONTROL_SOCKET });
-  control.handle('status', (): StatusModel => ({
-    version: STATUS_MODEL_VERSION, deviceId: cfg.device.id, firmwareVersion: FIRMWARE_VERSION,
-    uptimeSeconds: Math.floor((Date.now() - started) / 1000), tunnel: tunnel.status(),
-    health: { broker: cfg.health?.broker ?? null, connected: false, lastPublishSeconds: null },
-  }));
-  await tunnel.start();
-  await control.listen();
-  log.info('running', { device: cfg.device.id, version: FIRMWARE_VERSION });
+  await daemon.start();
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => { log.info('stopping', { signal: sig }); resolve(); };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
-  await tunnel.stop();
-  await control.close();
+  await daemon.stop();
   return 0;
 }
 

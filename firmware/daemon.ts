@@ -1,0 +1,88 @@
+// The running box: the config in force, the tunnel built from it, the control socket, and an
+// event stream other parts (health reporting, the serial console) subscribe to. A new config is
+// applied live, restarting only the parts whose sections changed.
+import { EventEmitter } from 'node:events';
+import { isDeepStrictEqual } from 'node:util';
+import type { ResolvedConfig } from './config/schema.ts';
+import { STATUS_MODEL_VERSION, type HealthLinkStatus, type StatusModel } from './cli/status-model.ts';
+import { ControlServer } from './gateway/control.ts';
+import { policyFromConfig } from './gateway/policy-from-config.ts';
+import { Tunnel } from './gateway/tunnel.ts';
+import type { IkeEvent } from './ike/actions.ts';
+import { logger } from './log.ts';
+
+export const FIRMWARE_VERSION = '0.1.0';
+
+export interface DaemonOptions {
+  /** The config file in force (commits from the console write here, with its last-known-good copy). */
+  configPath: string;
+  controlSocket: string;
+  tunName: string;
+}
+
+export type DaemonEvent =
+  | { type: 'tunnel'; event: IkeEvent }
+  | { type: 'config-applied'; sections: string[] };
+
+export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
+  readonly startedAt = Date.now();
+  private tunnel?: Tunnel;
+  private control?: ControlServer;
+  private readonly log = logger('outpost');
+  /** Filled in by the health reporter when it runs. */
+  healthStatus: () => HealthLinkStatus = () => ({ broker: this.config.health?.broker ?? null, connected: false, lastPublishSeconds: null });
+
+  constructor(public config: ResolvedConfig, readonly opts: DaemonOptions) {
+    super();
+  }
+
+  async start(): Promise<void> {
+    await this.startTunnel();
+    this.control = new ControlServer({ path: this.opts.controlSocket });
+    this.control.handle('status', () => this.status());
+    await this.control.listen();
+    this.log.info('running', { device: this.config.device.id, version: FIRMWARE_VERSION });
+  }
+
+  /** Registers another control-socket command (the console and tools use these). */
+  handle(cmd: string, fn: (args: unknown) => unknown): void {
+    this.control?.handle(cmd, fn);
+  }
+
+  /** Applies a validated config; returns the sections that changed. */
+  async applyConfig(next: ResolvedConfig): Promise<string[]> {
+    const changed = (['device', 'lan', 'tunnel', 'health', 'console'] as const).filter((k) => !isDeepStrictEqual(this.config[k], next[k]));
+    this.config = next;
+    if (changed.includes('tunnel') || changed.includes('lan')) {
+      await this.tunnel?.stop();
+      await this.startTunnel();
+    }
+    this.emit('event', { type: 'config-applied', sections: changed });
+    return changed;
+  }
+
+  status(): StatusModel {
+    return {
+      version: STATUS_MODEL_VERSION, deviceId: this.config.device.id, firmwareVersion: FIRMWARE_VERSION,
+      uptimeSeconds: Math.floor((Date.now() - this.startedAt) / 1000),
+      tunnel: this.tunnel!.status(),
+      health: this.healthStatus(),
+    };
+  }
+
+  async stop(): Promise<void> {
+    await this.tunnel?.stop();
+    await this.control?.close();
+  }
+
+  private async startTunnel(): Promise<void> {
+    const cfg = this.config;
+    const tunnel = new Tunnel({
+      name: 'hq', policy: policyFromConfig(cfg), remote: cfg.tunnel.remote, tunName: this.opts.tunName, tunMtu: 1400,
+      remoteSubnets: cfg.tunnel.remoteSubnets, routeSrc: cfg.lan.address.split('/')[0]!, localIdText: cfg.tunnel.localId,
+    });
+    tunnel.on('event', (e) => this.emit('event', { type: 'tunnel', event: e }));
+    this.tunnel = tunnel;
+    await tunnel.start();
+  }
+}
