@@ -61,7 +61,10 @@ export class Tunnel extends EventEmitter<{ event: [IkeEvent] }> {
     this.udp = udp;
     const plane = new DataPlane({
       tun, udp, log: this.log.child('esp'),
-      onRekeyNeeded: (spi, why) => this.log.warn('rekey-needed', { spi: spi.toString('hex'), why }),
+      onRekeyNeeded: (spi, why) => {
+        this.log.info('rekey-needed', { spi: spi.toString('hex'), why });
+        this.run(this.engine.rekeyChildNow(spi, Date.now()));
+      },
     });
     this.plane = plane;
     this.keepalive = new NatKeepalive((to) => udp.sendKeepalive(to));

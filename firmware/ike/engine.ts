@@ -164,6 +164,15 @@ export class IkeEngine implements EngineCore {
     return this.flush();
   }
 
+  /** The data plane says a CHILD_SA is running out of sequence numbers: rekey it now. */
+  rekeyChildNow(spiIn: Buffer, now: number): Action[] {
+    for (const sa of this.sas.values()) {
+      const c = sa.child(spiIn);
+      if (c && c.state === 'installed') c.rekeyAt = Math.min(c.rekeyAt, now);
+    }
+    return this.tick(now);
+  }
+
   ikeSas(): IkeSa[] {
     return [...this.sas.values()];
   }
