@@ -201,15 +201,15 @@ export class IkeEngine implements EngineCore {
         if (payloads === null) return;
         const id = sa.nextRequestId;
         const header = sa.header(exchange, false, id);
-        const data = exchange === ExchangeType.IKE_SA_INIT ? encodeMessage(header, payloads) : sa.seal(exchange, false, id, payloads);
-        if (exchange === ExchangeType.IKE_SA_INIT) sa.ourInitMessage = data;
+        const datagrams = exchange === ExchangeType.IKE_SA_INIT ? [encodeMessage(header, payloads)] : sa.seal(exchange, false, id, payloads);
+        if (exchange === ExchangeType.IKE_SA_INIT) sa.ourInitMessage = datagrams[0]!;
         sa.pending = {
-          messageId: id, exchange, datagrams: [data], firstSentAt: t, tries: 0,
+          messageId: id, exchange, datagrams, firstSentAt: t, tries: 0,
           nextRetransmitAt: t + this.policy.retransmit.timeoutMs, onResponse, label,
           onTimeout: onTimeout ?? ((t2) => this.killIkeSa(sa, `no answer to ${label} after ${this.policy.retransmit.tries} retransmissions`, t2)),
         };
-        this.log.debug('send', { ike: sa.id, msg: describeMessage(header, payloads), to: `${sa.remote.address}:${sa.remote.port}` });
-        this.send(sa, data);
+        this.log.debug('send', { ike: sa.id, msg: describeMessage(header, payloads), to: `${sa.remote.address}:${sa.remote.port}`, fragments: datagrams.length });
+        for (const d of datagrams) this.send(sa, d);
       },
     });
     this.pump(sa, now);
@@ -429,7 +429,7 @@ export class IkeEngine implements EngineCore {
       payloads = m.payloads;
       sa.peerInitMessage = raw;
     } else {
-      const opened = this.open(sa, m);
+      const opened = this.open(sa, m, now);
       if (!opened) return;
       payloads = opened;
       this.noteAuthenticatedSource(sa, from, to);
@@ -446,12 +446,18 @@ export class IkeEngine implements EngineCore {
     this.pump(sa, now);
   }
 
-  private open(sa: IkeSa, m: DecodedMessage): Payload[] | null {
-    if (!sa.aeadIn || m.encrypted?.kind !== 'SK') {
+  /** Decrypts an SK message, or adds an SKF fragment (null until the message is complete). */
+  private open(sa: IkeSa, m: DecodedMessage, now: number): Payload[] | null {
+    if (!sa.aeadIn || !m.encrypted || (m.encrypted.kind === 'SKF' && !sa.fragmentation)) {
       this.counters.malformed++;
       return null;
     }
     try {
+      if (m.encrypted.kind === 'SKF') {
+        const r = sa.reassembler.add(m, sa.aeadIn, now);
+        if (r.kind === 'rejected') this.log.debug('fragment-rejected', { ike: sa.id, reason: r.reason });
+        return r.kind === 'complete' ? r.payloads : null;
+      }
       return openSk(m, sa.aeadIn);
     } catch (err) {
       if (isIkeDecodeError(err) && err.kind === 'integrity') this.counters.integrityFailures++;
@@ -484,7 +490,8 @@ export class IkeEngine implements EngineCore {
       this.log.debug('unexpected-message-id', { ike: sa.id, got: id, want: sa.nextPeerRequestId });
       return;
     }
-    let payloads = this.open(sa, m);
+    let payloads = this.open(sa, m, now);
+    if (!payloads && m.encrypted?.kind === 'SKF') return; // more fragments to come (or a bad one)
     let answer: { payloads: Payload[]; after?: () => void };
     if (!payloads) {
       if (!this.criticalPayload(sa, m)) return;
@@ -496,10 +503,10 @@ export class IkeEngine implements EngineCore {
       this.log.debug('received', { ike: sa.id, msg: describeMessage(m.header, payloads) });
       answer = this.answer(sa, m.header.exchangeType, payloads, now);
     }
-    const data = sa.seal(m.header.exchangeType, true, id, answer.payloads);
-    sa.lastResponse = { messageId: id, datagrams: [data] };
+    const datagrams = sa.seal(m.header.exchangeType, true, id, answer.payloads);
+    sa.lastResponse = { messageId: id, datagrams };
     sa.nextPeerRequestId++;
-    this.send(sa, data);
+    for (const d of datagrams) this.send(sa, d);
     answer.after?.();
     this.pump(sa, now);
   }

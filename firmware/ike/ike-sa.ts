@@ -9,6 +9,7 @@ import { ExchangeType } from './constants.ts';
 import type { IkeHeader } from './header.ts';
 import type { IkeSaKeys } from './keys.ts';
 import { encodeMessage, type Payload } from './message.ts';
+import { FRAGMENT_THRESHOLD, Reassembler, fragmentMessage } from './fragments.ts';
 import type { ChosenSuite, SaProposal } from './proposal.ts';
 import type { TrafficSelector } from './payloads/ts.ts';
 
@@ -81,6 +82,9 @@ export class IkeSa {
   lastInboundAt = 0;
   /** The offer we made (to check the peer's choice against). */
   offered: SaProposal[] = [];
+  /** Both sides announced IKEV2_FRAGMENTATION_SUPPORTED (RFC 7383). */
+  fragmentation = false;
+  readonly reassembler = new Reassembler();
   /** The IKE SA that replaced this one when the peer rekeyed it (collision resolution). */
   rekeyedBy?: IkeSa;
   private ivCounter = 0n;
@@ -116,11 +120,19 @@ export class IkeSa {
   get skPOurs(): Buffer { return this.initiator ? this.keys!.skPi : this.keys!.skPr; }
   get skPPeer(): Buffer { return this.initiator ? this.keys!.skPr : this.keys!.skPi; }
 
-  /** An encrypted message. IVs are a counter: unique under the key, as RFC 5282 requires. */
-  seal(exchange: ExchangeType, response: boolean, messageId: number, payloads: Payload[]): Buffer {
+  /** IVs are a counter: unique under the key, as RFC 5282 requires. */
+  private nextIv(): Buffer {
     const iv = Buffer.alloc(8);
     iv.writeBigUInt64BE(++this.ivCounter);
-    return encodeMessage(this.header(exchange, response, messageId), payloads, { key: this.aeadOut!, iv });
+    return iv;
+  }
+
+  /** An encrypted message: one datagram, or SKF fragments when it is large and both sides support them. */
+  seal(exchange: ExchangeType, response: boolean, messageId: number, payloads: Payload[]): Buffer[] {
+    const header = this.header(exchange, response, messageId);
+    const whole = encodeMessage(header, payloads, { key: this.aeadOut!, iv: this.nextIv() });
+    if (!this.fragmentation || whole.length <= FRAGMENT_THRESHOLD) return [whole];
+    return fragmentMessage(header, payloads, this.aeadOut!, () => this.nextIv());
   }
 
   child(spiIn: Buffer): ChildSa | undefined {

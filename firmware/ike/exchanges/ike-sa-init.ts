@@ -31,6 +31,7 @@ export function buildInitRequest(e: EngineCore, sa: IkeSa, attempt: InitAttempt)
     { type: PayloadType.KE, group: attempt.dh, data: sa.keyShare.publicValue },
     { type: PayloadType.NONCE, data: sa.ni },
     ...natNotifies(sa.spiI, sa.spiR, sa.local, sa.remote, e.policy.forceEncap, e.random),
+    notify(NotifyType.IKEV2_FRAGMENTATION_SUPPORTED),
   );
   return out;
 }
@@ -83,6 +84,7 @@ export function processInitResponse(e: EngineCore, sa: IkeSa, attempt: InitAttem
   shared.fill(0);
   sa.keyShare = undefined;
   applyNat(e, sa, res);
+  sa.fragmentation = !!notifyOf(res, NotifyType.IKEV2_FRAGMENTATION_SUPPORTED);
   return { kind: 'done' };
 }
 
@@ -156,5 +158,9 @@ export function answerInitRequest(e: EngineCore, req: InitRequestView): InitAnsw
     { type: PayloadType.NONCE, data: sa.nr },
     ...natNotifies(sa.spiI, sa.spiR, sa.local, sa.remote, e.policy.forceEncap, e.random),
   ];
+  if (notifyOf(req.payloads, NotifyType.IKEV2_FRAGMENTATION_SUPPORTED)) {
+    sa.fragmentation = true;
+    payloads.push(notify(NotifyType.IKEV2_FRAGMENTATION_SUPPORTED));
+  }
   return { kind: 'accept', sa, payloads };
 }

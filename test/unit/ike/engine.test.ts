@@ -205,3 +205,33 @@ test('the responder drops half-open SAs after their timeout', () => {
   p.advance(6000);
   assert.equal(p.b.engine.ikeSas().length, 0);
 });
+
+test('IKE fragmentation: a large IKE_AUTH goes as SKF fragments and survives a lost fragment', () => {
+  const nets = (b: number) => Array.from({ length: 50 }, (_, i) => `10.${b}.${i}.0/24`);
+  const p = new IkePair(policy({ localNet: nets(1), remoteNet: nets(2) }), hq({ localNet: nets(2), remoteNet: nets(1) }));
+  let fragments = 0;
+  let dropped = false;
+  p.filter = (d) => {
+    const m = decodeMessage(d.data);
+    if (m.encrypted?.kind !== 'SKF') return true;
+    fragments++;
+    if (!dropped && m.encrypted.fragmentNumber === 2) { dropped = true; return false; }
+    return true;
+  };
+  p.start();
+  p.step(); // the retransmission of every fragment
+  assert.ok(fragments >= 3, `fragments seen: ${fragments}`);
+  assert.ok(mirrored(p.a.children, p.b.children));
+  assert.equal([...p.a.children.values()][0]!.remoteTs.length, 50);
+});
+
+test('without fragmentation negotiated, a large message goes whole', () => {
+  const nets = (b: number) => Array.from({ length: 50 }, (_, i) => `10.${b}.${i}.0/24`);
+  const p = new IkePair(policy({ localNet: nets(1), remoteNet: nets(2) }), hq({ localNet: nets(2), remoteNet: nets(1) }));
+  p.start();
+  const sa = p.a.engine.ikeSas()[0]!;
+  const big = [{ type: 41, protocol: 0, spi: Buffer.alloc(0), notifyType: 16385, data: Buffer.alloc(3000) }] as never;
+  assert.ok(sa.seal(ExchangeType.INFORMATIONAL, false, 99, big).length > 1, 'fragmented when negotiated');
+  sa.fragmentation = false;
+  assert.equal(sa.seal(ExchangeType.INFORMATIONAL, false, 99, big).length, 1, 'whole otherwise');
+});
