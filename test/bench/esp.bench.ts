@@ -4,6 +4,7 @@
 // Env: BENCH_MS per measurement (default 200), ROUNDS (default 3, the median is shown),
 // TRANSFORMS (default "aes128gcm16,aes256gcm16,chacha20poly1305"), SIZES (default "64,512,1400").
 
+import { loadavg } from 'node:os';
 import { aeadByName } from '../../firmware/crypto/aeads.ts';
 import type { AeadKey } from '../../firmware/crypto/aead.ts';
 import { EspSa } from '../../firmware/esp/index.ts';
@@ -68,7 +69,7 @@ for (const name of TRANSFORMS) {
 
 const mbs = (pps: number, size: number) => ((pps * size) / 1e6).toFixed(1);
 const line = (cols: string[]) => console.log(cols.map((c, i) => (i < 2 ? c.padEnd(i ? 12 : 17) : c.padStart(10))).join(' '));
-console.log(`ESP through EspSa, inner IPv4 packets; MB/s of inner bytes; median of ${ROUNDS} x ${BENCH_MS} ms; node ${process.version}`);
+console.log(`ESP through EspSa, inner IPv4 packets; MB/s of inner bytes; median of ${ROUNDS} x ${BENCH_MS} ms; node ${process.version}; load ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
 line(['transform', 'impl', 'bytes', 'seal pps', 'seal MB/s', 'seal us', 'open pps', 'open MB/s', 'open us']);
 for (const r of rows) {
   line([r.transform, r.impl, String(r.size),
