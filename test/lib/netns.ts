@@ -113,3 +113,10 @@ export function waitForLine(p: ChildProcess, pred: (line: string) => boolean, wh
     p.on('exit', onExit);
   });
 }
+
+/** Rejects with "timed out after MS ms waiting for WHAT" if `p` has not settled by then. */
+export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let t: NodeJS.Timeout | undefined;
+  const bound = new Promise<never>((_, reject) => { t = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms); });
+  return Promise.race([p, bound]).finally(() => clearTimeout(t));
+}
