@@ -52,3 +52,10 @@ export async function assertTcpTransfer(lab: Lab, client: Netns, server: Netns, 
   assert.equal(r.receivedLen, bytes, 'bytes received');
   assert.equal(r.received, r.sent, 'SHA-256 of received data');
 }
+
+/** Rejects with `what` if `p` has not settled within `ms` (every wait in a test is bounded). */
+export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms); });
+  return Promise.race([p, bound]).finally(() => clearTimeout(timer));
+}
