@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { runStatusCommand } from './cli/status.ts';
 import { DEFAULT_CONTROL_SOCKET } from './gateway/control.ts';
 import { Daemon, FIRMWARE_VERSION } from './daemon.ts';
+import { HealthReporter } from './health/reporter.ts';
 import { logger } from './log.ts';
 
 const USAGE = `usage:
@@ -47,11 +48,18 @@ async function run(argv: string[]): Promise<number> {
     tunName: values.tun ?? 'outpost0',
   });
   await daemon.start();
+  const health = new HealthReporter(daemon, { firmwareVersion: FIRMWARE_VERSION });
+  daemon.healthStatus = () => health.linkStatus();
+  daemon.on('event', (e) => {
+    if (e.type === 'config-applied' && (e.sections.includes('health') || e.sections.includes('device'))) void health.reconfigure();
+  });
+  await health.start();
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => { log.info('stopping', { signal: sig }); resolve(); };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
+  await health.stop();
   await daemon.stop();
   return 0;
 }

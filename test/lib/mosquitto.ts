@@ -1,0 +1,142 @@
+// A private mosquitto for tests: its own config, password file and persistence in a temp dir,
+// one listener on a port we choose, started in the root namespace (127.0.0.1) or inside a test
+// namespace. Start, stop and restart by PID, waiting on the broker's own log lines, never on
+// sleeps. Never the system service.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { waitForLine, type Netns } from './netns.ts';
+
+export const MOSQUITTO_BIN = '/usr/sbin/mosquitto';
+
+export interface MosquittoOptions {
+  /** Where to run it; the root namespace when absent. */
+  ns?: Netns;
+  /** Default 127.0.0.1. */
+  bind?: string;
+  /** Default: a free port on 127.0.0.1 in the root namespace, 1883 (8883 with TLS) in a namespace. */
+  port?: number;
+  /** PEM file paths: the listener then speaks TLS only. */
+  tls?: { ca: string; cert: string; key: string };
+  /** user -> password; anonymous clients are refused when given. */
+  users?: Record<string, string>;
+  /** Keep retained messages and persistent sessions across restart(). Default true. */
+  persistence?: boolean;
+}
+
+/** A port that is free on 127.0.0.1 right now (the kernel's choice). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export class Mosquitto {
+  readonly dir: string;
+  readonly confPath: string;
+  proc?: ChildProcess;
+  output = '';
+
+  private constructor(readonly opts: MosquittoOptions, readonly port: number) {
+    this.dir = mkdtempSync(join(tmpdir(), 'outpost-mosquitto-'));
+    this.confPath = join(this.dir, 'mosquitto.conf');
+    const lines = [
+      `listener ${port} ${opts.bind ?? '127.0.0.1'}`,
+      // Run as whoever started it (as root, mosquitto would otherwise switch to "mosquitto"
+      // and could not read this directory).
+      `user ${process.getuid?.() === 0 ? 'root' : (process.env.USER ?? 'nobody')}`,
+      'log_dest stderr',
+      'log_type all',
+      'connection_messages true',
+      `persistence ${opts.persistence === false ? 'false' : 'true'}`,
+      `persistence_location ${this.dir}/`,
+      'autosave_interval 0',
+    ];
+    if (opts.users) {
+      const pw = join(this.dir, 'passwd');
+      writeFileSync(pw, '', { mode: 0o600 });
+      for (const [u, p] of Object.entries(opts.users)) execFileSync('mosquitto_passwd', ['-b', pw, u, p], { stdio: 'pipe' });
+      lines.push('allow_anonymous false', `password_file ${pw}`);
+    } else {
+      lines.push('allow_anonymous true');
+    }
+    if (opts.tls) lines.push(`cafile ${opts.tls.ca}`, `certfile ${opts.tls.cert}`, `keyfile ${opts.tls.key}`, 'tls_version tlsv1.2');
+    writeFileSync(this.confPath, lines.join('\n') + '\n');
+  }
+
+  static async start(opts: MosquittoOptions = {}): Promise<Mosquitto> {
+    const port = opts.port ?? (opts.ns ? (opts.tls ? 8883 : 1883) : await freePort());
+    const m = new Mosquitto(opts, port);
+    try {
+      await m.launch();
+    } catch (e) {
+      m.cleanup();
+      throw e;
+    }
+    return m;
+  }
+
+  get pid(): number | undefined { return this.proc?.pid; }
+  get running(): boolean { return !!this.proc && this.proc.exitCode === null && this.proc.signalCode === null; }
+  get host(): string { return this.opts.bind ?? '127.0.0.1'; }
+  get url(): string { return `${this.opts.tls ? 'mqtts' : 'mqtt'}://${this.host}:${this.port}`; }
+
+  /** Resolves on the next broker log line matching `re`. */
+  waitForLog(re: RegExp, what = String(re)): Promise<string> {
+    if (!this.proc) return Promise.reject(new Error('mosquitto is not running'));
+    return waitForLine(this.proc, (l) => re.test(l), `mosquitto: ${what}`);
+  }
+
+  /** Stops it with SIGTERM (it saves retained messages and sessions) and waits for its exit. */
+  async stop(): Promise<void> {
+    const p = this.proc;
+    if (!p || !this.running) return;
+    const exited = new Promise((r) => p.once('exit', r));
+    process.kill(p.pid!, 'SIGTERM');
+    await exited;
+  }
+
+  /** Stops it and starts it again on the same port with the same config and persistence. */
+  async restart(): Promise<void> {
+    await this.stop();
+    await this.launch();
+  }
+
+  /** Stops it and removes its directory. */
+  async close(): Promise<void> {
+    await this.stop();
+    this.cleanup();
+  }
+
+  tail(lines = 40): string {
+    return this.output.split('\n').slice(-lines).join('\n');
+  }
+
+  private cleanup(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  private async launch(): Promise<void> {
+    const args = ['-c', this.confPath];
+    const p = this.opts.ns
+      ? this.opts.ns.spawn(MOSQUITTO_BIN, args)
+      : spawn(MOSQUITTO_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.proc = p;
+    const keep = (d: Buffer) => { this.output += d.toString(); if (this.output.length > 1_000_000) this.output = this.output.slice(-500_000); };
+    p.stdout!.on('data', keep);
+    p.stderr!.on('data', keep);
+    // "Opening ipv4 listen socket on port N." comes before "mosquitto version X running".
+    try {
+      await waitForLine(p, (l) => /mosquitto version \S+ running/.test(l), 'mosquitto running');
+    } catch (e) {
+      throw new Error(`${(e as Error).message}\n${this.tail()}`);
+    }
+  }
+}
