@@ -2,7 +2,7 @@
 // and interop health tests. "date-time" is checked as the reporter writes it: UTC ISO 8601.
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import Ajv2020 from 'ajv/dist/2020.js';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { ValidateFunction } from 'ajv';
 
 const DOCS = resolve(import.meta.dirname, '../../../docs/schemas');
