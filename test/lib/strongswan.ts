@@ -120,6 +120,19 @@ const DEFAULT_LOG_LEVELS: Record<string, number> = {
   default: 1, ike: 2, cfg: 2, knl: 1, esp: 1, lib: 1, net: 1, enc: 0, chd: 2, mgr: 1, job: 1,
 };
 
+// Charons still running when the test process exits (an uncaught error, process.exit, a closed
+// stdout, the test runner or `timeout` sending a signal) would outlive it, so they are
+// SIGKILLed by PID on the way out. A signal is re-raised afterwards with its default action.
+const live = new Set<number>();
+const killLive = () => { for (const pid of live) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } } live.clear(); };
+process.once('exit', killLive);
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.once(sig, () => {
+    killLive();
+    if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
+  });
+}
+
 /** One strongSwan charon running in a namespace. */
 export class Charon {
   readonly dir: string;
@@ -247,7 +260,8 @@ swanctl {
     const keep = (d: Buffer) => { this.output = (this.output + d.toString()).slice(-20000); };
     p.stdout?.on('data', keep);
     p.stderr?.on('data', keep);
-    this.exited = new Promise((r) => p.once('exit', () => r()));
+    if (p.pid) live.add(p.pid);
+    this.exited = new Promise((r) => p.once('exit', () => { if (p.pid) live.delete(p.pid); r(); }));
     // The vici socket appears while plugins load, before charon may still abort (a missing
     // critical plugin feature); "spawning N worker threads" is logged once it really runs.
     await this.waitFor(() => isSocket(this.viciPath) && /\[JOB\] spawning \d+ worker threads/.test(this.logText(from)),
