@@ -67,6 +67,8 @@ export class IkeSa {
   ourInitMessage: Buffer = Buffer.alloc(0);
   peerInitMessage: Buffer = Buffer.alloc(0);
   remoteIdText = '';
+  /** The peer's SIGNATURE_HASH_ALGORITHMS from IKE_SA_INIT (RFC 7427); undefined if it sent none. */
+  peerSignatureHashes?: number[];
   /** Message IDs (RFC 7296 2.2): ours for requests we send, the peer's for requests we receive. */
   nextRequestId = 0;
   nextPeerRequestId = 0;

@@ -12,6 +12,7 @@ import { checkNat, natNotifies } from '../nat-detect.ts';
 import type { Proposal } from '../payloads/sa.ts';
 import { checkChosenProposal, describeProposals, initiatorDh, promoteDh, selectProposal, toSaProposals, type ConfiguredProposal } from '../proposal.ts';
 import { ExchangeError, find, notify, notifies, notifyOf, type EngineCore } from './core.ts';
+import { signatureInitPayloads, recordPeerSignatureHashes } from './ike-auth.ts';
 
 export interface InitAttempt {
   proposals: ConfiguredProposal[];
@@ -32,6 +33,7 @@ export function buildInitRequest(e: EngineCore, sa: IkeSa, attempt: InitAttempt)
     { type: PayloadType.NONCE, data: sa.ni },
     ...natNotifies(sa.spiI, sa.spiR, sa.local, sa.remote, e.policy.forceEncap, e.random),
     notify(NotifyType.IKEV2_FRAGMENTATION_SUPPORTED),
+    ...signatureInitPayloads(e, false),
   );
   return out;
 }
@@ -85,6 +87,7 @@ export function processInitResponse(e: EngineCore, sa: IkeSa, attempt: InitAttem
   sa.keyShare = undefined;
   applyNat(e, sa, res);
   sa.fragmentation = !!notifyOf(res, NotifyType.IKEV2_FRAGMENTATION_SUPPORTED);
+  recordPeerSignatureHashes(e, sa, res);
   return { kind: 'done' };
 }
 
@@ -152,11 +155,13 @@ export function answerInitRequest(e: EngineCore, req: InitRequestView): InitAnsw
   shared.fill(0);
   sa.peerInitMessage = req.raw;
   applyNat(e, sa, req.payloads);
+  recordPeerSignatureHashes(e, sa, req.payloads);
   const payloads: Payload[] = [
     { type: PayloadType.SA, proposals: [sel.proposal as Proposal] },
     { type: PayloadType.KE, group: sel.suite.dh!, data: share.publicValue },
     { type: PayloadType.NONCE, data: sa.nr },
     ...natNotifies(sa.spiI, sa.spiR, sa.local, sa.remote, e.policy.forceEncap, e.random),
+    ...signatureInitPayloads(e, true),
   ];
   if (notifyOf(req.payloads, NotifyType.IKEV2_FRAGMENTATION_SUPPORTED)) {
     sa.fragmentation = true;
