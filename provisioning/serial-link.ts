@@ -1,0 +1,95 @@
+// Keeps the console attached to its serial device: opens it (115200 8N1 by default), feeds bytes
+// to the console, and when the device goes away (a USB gadget unplugged, a pty closed) detaches
+// the console and tries again every few seconds. The console keeps running meanwhile: a commit
+// in progress completes, only its output is lost.
+import { SerialPort } from 'serialport';
+import { logger, type Logger } from '../firmware/log.ts';
+import type { ProvisioningConsole } from './console.ts';
+
+export interface SerialLinkOptions {
+  path: string;
+  baudRate?: number;
+  reopenMs?: number;
+  log?: Logger;
+}
+
+export class SerialLink {
+  private port: SerialPort | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private failures = 0;
+  private readonly log: Logger;
+  private opened?: () => void;
+
+  constructor(private readonly console_: ProvisioningConsole, private readonly opts: SerialLinkOptions) {
+    this.log = opts.log ?? logger('console');
+  }
+
+  /** Starts opening the port; resolves once it is open the first time (or stays pending). */
+  start(): Promise<void> {
+    const p = new Promise<void>((r) => { this.opened = r; });
+    this.open();
+    return p;
+  }
+
+  get isOpen(): boolean {
+    return this.port?.isOpen ?? false;
+  }
+
+  private open(): void {
+    if (this.stopped) return;
+    const port = new SerialPort({ path: this.opts.path, baudRate: this.opts.baudRate ?? 115200, dataBits: 8, parity: 'none', stopBits: 1, autoOpen: false });
+    port.open((err) => {
+      if (err) {
+        if (this.failures++ % 30 === 0) this.log.warn('serial-open-failed', { path: this.opts.path, reason: err.message, retry_ms: this.reopenMs() });
+        this.retry();
+        return;
+      }
+      if (this.stopped) { port.close(() => {}); return; }
+      this.failures = 0;
+      this.port = port;
+      this.log.info('serial-open', { path: this.opts.path, baud: this.opts.baudRate ?? 115200 });
+      this.console_.attach((data) => {
+        if (port.isOpen) port.write(data, (e) => { if (e) this.log.warn('serial-write-failed', { reason: e.message }); });
+      });
+      port.on('data', (d: Buffer) => this.console_.input(d));
+      this.opened?.();
+      this.opened = undefined;
+    });
+    port.on('error', (e) => this.log.warn('serial-error', { path: this.opts.path, reason: e.message }));
+    port.on('close', () => {
+      if (this.port !== port) return;
+      this.port = undefined;
+      this.console_.detach();
+      this.log.warn('serial-closed', { path: this.opts.path });
+      this.retry();
+    });
+  }
+
+  private reopenMs(): number {
+    return this.opts.reopenMs ?? 2000;
+  }
+
+  private retry(): void {
+    if (this.stopped) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.open(), this.reopenMs());
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    const p = this.port;
+    this.port = undefined;
+    this.console_.detach();
+    if (p?.isOpen) await new Promise<void>((r) => p.close(() => r()));
+  }
+}
+
+/** Starts the console on a serial device (main.ts calls this after daemon.start()). */
+export async function startSerialConsole(c: ProvisioningConsole, opts: SerialLinkOptions): Promise<SerialLink> {
+  await c.init();
+  const link = new SerialLink(c, opts);
+  void link.start();
+  return link;
+}
