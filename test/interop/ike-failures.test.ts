@@ -1,4 +1,4 @@
-// Misconfigurations against a real strongSwan 5.9.8 HQ: wrong PSK, no common IKE proposal,
+// Misconfigurations against a real strongSwan 5.9.8 HQ: wrong PSK, no common IKE or ESP proposal,
 // selectors HQ does not accept. For each: Outpost logs a line that names the cause, `status`
 // reports the tunnel not up with lastError set, the daemon keeps running, and it retries with
 // a growing backoff (few IKE_SA_INIT attempts at HQ, not a tight loop).
@@ -22,6 +22,11 @@ const CASES = [
   {
     name: 'no common IKE proposal', config: branchConfig({ ike: ['aes128gcm16-prfsha256-ecp256'] }),
     line: /ERROR tunnel\.ike: negotiation-failed .*notify=NO_PROPOSAL_CHOSEN .*AES_GCM_16_128\/PRF_HMAC_SHA2_256\/ECP_256/,
+    lastError: /NO_PROPOSAL_CHOSEN|proposal/i,
+  },
+  {
+    name: 'no common ESP proposal', config: branchConfig({ esp: ['chacha20poly1305'] }),
+    line: /ERROR tunnel\.ike: negotiation-failed .*notify=NO_PROPOSAL_CHOSEN .*ESP/,
     lastError: /NO_PROPOSAL_CHOSEN|proposal/i,
   },
   {
