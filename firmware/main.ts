@@ -47,6 +47,12 @@ async function run(argv: string[]): Promise<number> {
     controlSocket: values['control-socket'] ?? process.env.OUTPOST_CONTROL_SOCKET ?? DEFAULT_CONTROL_SOCKET,
     tunName: values.tun ?? 'outpost0',
   });
+  // Listen for SIGTERM before anything starts: a stop during start-up must still say goodbye to HQ.
+  const stopRequested = new Promise<void>((resolve) => {
+    const stop = (sig: string) => { log.info('stopping', { signal: sig }); resolve(); };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
   await daemon.start();
   const health = new HealthReporter(daemon, { firmwareVersion: FIRMWARE_VERSION });
   daemon.healthStatus = () => health.linkStatus();
@@ -54,11 +60,7 @@ async function run(argv: string[]): Promise<number> {
     if (e.type === 'config-applied' && (e.sections.includes('health') || e.sections.includes('device'))) void health.reconfigure();
   });
   await health.start();
-  await new Promise<void>((resolve) => {
-    const stop = (sig: string) => { log.info('stopping', { signal: sig }); resolve(); };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-  });
+  await stopRequested;
   await health.stop();
   await daemon.stop();
   return 0;
