@@ -10,6 +10,8 @@ import { policyFromConfig } from './gateway/policy-from-config.ts';
 import { Tunnel } from './gateway/tunnel.ts';
 import type { IkeEvent } from './ike/actions.ts';
 import { logger } from './log.ts';
+import { CertExpiryWatch } from './pki/expiry.ts';
+import { credentials } from './pki/trust.ts';
 
 export const FIRMWARE_VERSION = '0.1.0';
 
@@ -29,6 +31,8 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
   private tunnel?: Tunnel;
   private control?: ControlServer;
   private readonly log = logger('outpost');
+  /** Our certificate's expiry (status, warnings) when the tunnel uses certificates. */
+  private certWatch?: CertExpiryWatch;
   /** Filled in by the health reporter when it runs. */
   healthStatus: () => HealthLinkStatus = () => ({ broker: this.config.health?.broker ?? null, connected: false, lastPublishSeconds: null });
 
@@ -67,18 +71,23 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
       uptimeSeconds: Math.floor((Date.now() - this.startedAt) / 1000),
       tunnel: this.tunnel!.status(),
       health: this.healthStatus(),
+      ...(this.certWatch ? { certificate: this.certWatch.status() } : {}),
     };
   }
 
   async stop(): Promise<void> {
+    this.certWatch?.stop();
     await this.tunnel?.stop();
     await this.control?.close();
   }
 
   private async startTunnel(): Promise<void> {
     const cfg = this.config;
+    const policy = policyFromConfig(cfg);
+    this.certWatch?.stop();
+    this.certWatch = policy.auth?.kind === 'cert' ? new CertExpiryWatch(credentials(policy.auth).own).start() : undefined;
     const tunnel = new Tunnel({
-      name: 'hq', policy: policyFromConfig(cfg), remote: cfg.tunnel.remote, tunName: this.opts.tunName, tunMtu: 1400,
+      name: 'hq', policy, remote: cfg.tunnel.remote, tunName: this.opts.tunName, tunMtu: 1400,
       remoteSubnets: cfg.tunnel.remoteSubnets, routeSrc: cfg.lan.address.split('/')[0]!, localIdText: cfg.tunnel.localId,
     });
     tunnel.on('event', (e) => this.emit('event', { type: 'tunnel', event: e }));

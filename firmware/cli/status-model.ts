@@ -71,6 +71,17 @@ export interface HealthLinkStatus {
   lastPublishSeconds: number | null;
 }
 
+/** The box's own IKE certificate (certificate authentication only). */
+export interface CertificateStatus {
+  /** e.g. "C=CH, O=Example, CN=branch-042.example.net". */
+  subject: string;
+  issuer: string;
+  /** ISO 8601 UTC, e.g. "2027-03-01T12:00:00Z". */
+  notAfter: string;
+  /** Whole days until notAfter; negative once expired. */
+  daysLeft: number;
+}
+
 export interface StatusModel {
   version: typeof STATUS_MODEL_VERSION;
   deviceId: string;
@@ -78,4 +89,6 @@ export interface StatusModel {
   uptimeSeconds: number;
   tunnel: TunnelStatus;
   health: HealthLinkStatus;
+  /** Present when the tunnel authenticates with a certificate. */
+  certificate?: CertificateStatus;
 }

@@ -1,7 +1,7 @@
 // Text rendering of the status model for `outpost status`, laid out like `swanctl --list-sas`.
 // Pure: the same model always gives the same text. Strings that can come from the peer (its
 // identity, error text) are stripped of control characters so they cannot drive the terminal.
-import type { ChildSaStatus, Endpoint, StatusModel, TunnelStatus } from './status-model.ts';
+import type { CertificateStatus, ChildSaStatus, Endpoint, StatusModel, TunnelStatus } from './status-model.ts';
 
 const UNITS = ['kB', 'MB', 'GB', 'TB', 'PB'];
 
@@ -81,10 +81,18 @@ function tunnelLines(t: TunnelStatus): string[] {
   return out;
 }
 
+/** "certificate: 'CN=...' expires 2027-03-01 (120 days left)", with a warning within 30 days. */
+export function certificateLine(c: CertificateStatus, warnDays = 30): string {
+  const day = printable(c.notAfter).slice(0, 10);
+  const when = c.daysLeft < 0 ? `EXPIRED on ${day}` : `expires ${day} (${c.daysLeft <= warnDays ? 'WARNING: ' : ''}${plural(c.daysLeft, 'day')} left)`;
+  return `certificate: '${printable(c.subject)}' issued by '${printable(c.issuer)}', ${when}`;
+}
+
 /** Renders the whole status, one trailing newline. */
 export function statusText(m: StatusModel): string {
   const lines = [`outpost ${printable(m.deviceId)}, firmware ${printable(m.firmwareVersion)}, up ${humanDuration(m.uptimeSeconds)}`];
   lines.push(...tunnelLines(m.tunnel));
+  if (m.certificate) lines.push(certificateLine(m.certificate));
   const h = m.health;
   if (!h.broker) lines.push('health: reporting off (no health.broker configured)');
   else {

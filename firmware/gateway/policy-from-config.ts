@@ -4,6 +4,8 @@ import { isPskAuth } from '../config/schema.ts';
 import { DEFAULT_RETRANSMIT, identityFromText, type RetransmitPolicy, type TunnelPolicy } from '../ike/policy.ts';
 import { parseEspProposals, parseIkeProposals } from '../ike/proposal.ts';
 import { selectorFromCidr } from '../ike/selectors.ts';
+import { logger } from '../log.ts';
+import { loadCertAuth } from '../pki/load.ts';
 
 /**
  * OUTPOST_IKE_RETRANSMIT="timeoutMs,base,tries" tunes retransmission (like strongSwan's
@@ -20,11 +22,13 @@ export function retransmitFromEnv(text = process.env.OUTPOST_IKE_RETRANSMIT): Re
 
 export function policyFromConfig(cfg: ResolvedConfig): TunnelPolicy {
   const t = cfg.tunnel;
-  if (!isPskAuth(t.auth)) throw new Error('tunnel.auth: certificate authentication is not available in this firmware yet; use { "psk": "..." }');
+  // Certificates: the files named by tunnel.auth are read here; errors name the field and file.
+  const cert = isPskAuth(t.auth) ? undefined : loadCertAuth(t.auth, t.localId);
+  for (const w of cert?.warnings ?? []) logger('pki').warn('credential-warning', { message: w });
   return {
-    localId: identityFromText(t.localId),
+    localId: cert?.localId ?? identityFromText(t.localId),
     ...(t.remoteId && t.remoteId !== '%any' ? { remoteId: identityFromText(t.remoteId) } : {}),
-    psk: Buffer.from(t.auth.psk, 'utf8'),
+    ...(isPskAuth(t.auth) ? { psk: Buffer.from(t.auth.psk, 'utf8') } : { auth: cert!.auth }),
     ike: parseIkeProposals(t.ike),
     esp: parseEspProposals(t.esp),
     localTs: t.localSubnets.map(selectorFromCidr),
