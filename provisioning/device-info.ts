@@ -1,6 +1,7 @@
 // What the technician reads off the box: identity, firmware, board, serial number, interfaces
 // with their MAC addresses, and the certificate fingerprint (none until certificates exist).
 // Every file read is bounded; a missing file gives "generic"/"unknown", never an error.
+import { X509Certificate } from 'node:crypto';
 import { open, readdir } from 'node:fs/promises';
 import { arch, networkInterfaces as osInterfaces } from 'node:os';
 import { join } from 'node:path';
@@ -20,7 +21,7 @@ export interface DeviceInfo {
   board: string;
   serialNumber: string;
   interfaces: InterfaceInfo[];
-  /** SHA-256 of the box's certificate; null until certificate support exists. */
+  /** SHA-256 of the box's certificate (tunnel.auth.cert); null with a pre-shared key or an unreadable file. */
   certificateFingerprint: string | null;
   /** True when a console PIN is set (the tool asks for a new one otherwise). */
   pinSet: boolean;
@@ -36,12 +37,12 @@ export interface DeviceInfoOptions {
 const MAX_FILE = 4096;
 const MAX_INTERFACES = 64;
 
-async function readSmall(path: string): Promise<string | undefined> {
+async function readSmall(path: string, max = MAX_FILE): Promise<string | undefined> {
   try {
     const fh = await open(path, 'r');
     try {
-      const buf = Buffer.alloc(MAX_FILE);
-      const { bytesRead } = await fh.read(buf, 0, MAX_FILE, 0);
+      const buf = Buffer.alloc(max);
+      const { bytesRead } = await fh.read(buf, 0, max, 0);
       return buf.subarray(0, bytesRead).toString('utf8');
     } finally {
       await fh.close();
@@ -56,6 +57,18 @@ function clean(s: string | undefined): string | undefined {
   if (s === undefined) return undefined;
   const t = s.replace(/\u0000+$/, '').replace(/[\u0000-\u001f\u007f-\u009f]/g, '').trim();
   return t === '' ? undefined : t.slice(0, 128);
+}
+
+async function certFingerprint(cfg: ResolvedConfig): Promise<string | null> {
+  const auth = cfg.tunnel.auth;
+  if (!('cert' in auth)) return null;
+  const pem = await readSmall(auth.cert, 64 * 1024);
+  if (pem === undefined) return null;
+  try {
+    return new X509Certificate(pem).fingerprint256;
+  } catch {
+    return null;
+  }
 }
 
 export async function readDeviceInfo(cfg: ResolvedConfig, pinSet: boolean, opts: DeviceInfoOptions): Promise<DeviceInfo> {
@@ -98,7 +111,7 @@ export async function readDeviceInfo(cfg: ResolvedConfig, pinSet: boolean, opts:
     board,
     serialNumber,
     interfaces,
-    certificateFingerprint: null,
+    certificateFingerprint: await certFingerprint(cfg),
     pinSet,
   };
 }
@@ -109,7 +122,7 @@ export function deviceInfoText(d: DeviceInfo): string[] {
     `firmware:     outpost ${d.firmwareVersion}`,
     `board:        ${d.board}`,
     `serial:       ${d.serialNumber}`,
-    `certificate:  ${d.certificateFingerprint ?? 'n/a (certificate support comes later; this box uses a pre-shared key)'}`,
+    `certificate:  ${d.certificateFingerprint ? `SHA-256 ${d.certificateFingerprint}` : 'n/a (no certificate: this box uses a pre-shared key, or its certificate file is unreadable)'}`,
     `console PIN:  ${d.pinSet ? 'set' : 'NOT set (set one with "pin set")'}`,
     'interfaces:',
   ];

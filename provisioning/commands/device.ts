@@ -86,8 +86,8 @@ export const mode: CommandDef = {
 export const key: CommandDef = {
   name: 'key',
   usage: ['key generate', 'key show'],
-  summary: 'the box\'s key pair and certificate (not available yet)',
-  details: ['Key generation and certificate requests come with certificate support; until then the box', 'authenticates with a pre-shared key (set tunnel.auth.psk).'],
+  summary: 'the box\'s certificate fingerprint; key generation (not available yet)',
+  details: ['"key show" prints the SHA-256 fingerprint of tunnel.auth.cert. Generating a key pair on the box', '(and a certificate request) is not available yet; install key and certificate files, or use tunnel.auth.psk.'],
   login: true,
   params: { action: 'string' },
   required: ['action'],
@@ -95,8 +95,11 @@ export const key: CommandDef = {
     if (words.length !== 1) throw new ConsoleError('usage', 'usage: key generate|show');
     return { action: words[0] };
   },
-  async run(_ctx, p) {
-    if (p.action === 'show') return { data: { fingerprint: null }, text: ['certificate fingerprint: n/a (no key pair on this box yet)'] };
+  async run(ctx, p) {
+    if (p.action === 'show') {
+      const fp = (await ctx.deviceInfo()).certificateFingerprint;
+      return { data: { fingerprint: fp }, text: [`certificate fingerprint: ${fp ? `SHA-256 ${fp}` : 'n/a (no certificate configured)'}`] };
+    }
     if (p.action === 'generate') throw new ConsoleError('not-available', 'key generation is not available yet: it comes with certificate support; use tunnel.auth.psk for now');
     throw new ConsoleError('usage', 'usage: key generate|show', { field: 'action' });
   },
