@@ -10,12 +10,14 @@ import { DEFAULT_CONTROL_SOCKET } from './gateway/control.ts';
 import { Daemon, FIRMWARE_VERSION } from './daemon.ts';
 import { HealthReporter } from './health/reporter.ts';
 import { logger } from './log.ts';
+import { PKI_USAGE, isPkiCommand, runPkiCommand } from './pki/cli.ts';
 
 const USAGE = `usage:
   outpost --config FILE [--tun NAME] [--control-socket PATH]   run the box
   outpost status [--json] [--socket PATH]                      show the tunnel and its SAs
   outpost check-config FILE                                    validate a config file
-  outpost --version`;
+  outpost --version
+${PKI_USAGE}`;
 
 const log = logger('outpost');
 
@@ -84,6 +86,7 @@ async function main(): Promise<number> {
   const argv = process.argv.slice(2);
   if (argv[0] === 'status') return runStatusCommand(argv.slice(1), process);
   if (argv[0] === 'check-config') return checkConfig(argv[1]);
+  if (isPkiCommand(argv[0])) return runPkiCommand(argv, process);
   return run(argv[0] === 'run' ? argv.slice(1) : argv);
 }
 

@@ -66,5 +66,5 @@ export function parseCrl(der: Buffer, what = 'CRL'): ParsedCrl {
 export function crlsFromFile(data: Buffer): Buffer[] {
   const text = data.toString('latin1');
   if (text.includes('-----BEGIN')) return pemBlocks(text, 'X509 CRL');
-  return data.length ? [data] : [];
+  return data.length && data[0] === 0x30 ? [data] : [];
 }

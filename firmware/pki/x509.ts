@@ -125,7 +125,7 @@ export function pemBlocks(text: string, label: string): Buffer[] {
 export function certificatesFromFile(data: Buffer): Buffer[] {
   const text = data.toString('latin1');
   if (text.includes('-----BEGIN')) return pemBlocks(text, 'CERTIFICATE');
-  return data.length ? [data] : [];
+  return data.length && data[0] === 0x30 ? [data] : []; // DER starts with a SEQUENCE
 }
 
 export function toPem(der: Buffer, label: string): string {
