@@ -53,7 +53,7 @@ type Job =
   | { kind: 'answer'; cmd: CommandDef; prompt: Prompt; answers: string[] }
   | { kind: 'json'; line: string }
   | { kind: 'error'; json: boolean; error: ErrorBody }
-  | { kind: 'prompt' };
+  | { kind: 'prompt'; greet: boolean };
 
 const ICON: Record<ProgressUpdate['state'], string> = { running: '..', ok: 'ok', failed: 'FAIL', skipped: '--' };
 
@@ -210,7 +210,10 @@ export class ProvisioningConsole {
   private enqueue(job: Job): void {
     if (this.queue.length >= this.maxQueued) {
       const error: ErrorBody = { code: 'busy', message: `busy: ${this.queue.length} lines are waiting; this line was dropped` };
-      if (job.kind === 'json' || this.session.mode === 'json') this.write(jsonLine({ id: null, ok: false, error }));
+      if (job.kind === 'json') {
+        const p = parseRequest(job.line); // bounded by the line limit; the id lets the tool match the refusal
+        this.write(jsonLine({ id: p.ok ? p.req.id : p.id, ok: false, error }));
+      } else if (this.session.mode === 'json') this.write(jsonLine({ id: null, ok: false, error }));
       else this.writeLines([`error: ${error.message}`]);
       return;
     }
@@ -229,7 +232,7 @@ export class ProvisioningConsole {
         } else if (this.follower) {
           this.follower.cancel('stopped following (the tunnel carries on; "status" shows it)');
         }
-        this.enqueue({ kind: 'prompt' });
+        this.enqueue({ kind: 'prompt', greet: false });
         return;
       case 'too-long': {
         const max = this.opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
@@ -273,8 +276,10 @@ export class ProvisioningConsole {
       this.enqueue({ kind: 'error', json: false, error: { code: 'usage', message: `${w.message} (column ${w.column})` } });
       return;
     }
+    const greet = !this.greeted; // the banner answers the first Enter on a fresh line
+    this.greeted = true;
     if (w.words.length === 0) {
-      this.enqueue({ kind: 'prompt' });
+      this.enqueue({ kind: 'prompt', greet });
       return;
     }
     try {
@@ -325,8 +330,7 @@ export class ProvisioningConsole {
   private async runJob(job: Job): Promise<void> {
     switch (job.kind) {
       case 'prompt':
-        if (!this.greeted) {
-          this.greeted = true;
+        if (job.greet) {
           this.writeLines([`outpost ${this.opts.firmwareVersion} console on ${this.opts.daemon.config.device.id}; type "help" (there is no shell here)`]);
         }
         return;

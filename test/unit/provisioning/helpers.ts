@@ -102,7 +102,11 @@ export class FakeDaemon extends EventEmitter<{ event: [DaemonEvent] }> {
     this.config = cfg;
   }
 
+  /** Called when applyConfig starts (before the gate). */
+  onApplyStart: (() => void) | undefined;
+
   async applyConfig(next: ResolvedConfig): Promise<string[]> {
+    this.onApplyStart?.();
     const changed = (['device', 'lan', 'tunnel', 'health', 'console'] as const).filter((k) => !isDeepStrictEqual(this.config[k], next[k]));
     if (this.gate) await this.gate;
     if (this.failNext) { const e = this.failNext; this.failNext = undefined; throw e; }
@@ -222,10 +226,14 @@ export class Term {
     return this.buf.slice(this.mark);
   }
 
-  /** Sends a line and waits for the prompt that follows its answer; returns the answer. */
+  /**
+   * Sends a line and waits for its echo and then the prompt that follows its answer (so a prompt
+   * still on its way from before is not taken for this one); returns the answer.
+   */
   async cmd(line: string, ms = 10_000): Promise<string> {
-    const from = this.mark;
     this.send(line + '\r');
+    await this.expect(new RegExp(line.replace(/[.*+?^${}()|[\]\\]/g, '\\$&') + '\r\n'), ms);
+    const from = this.mark;
     await this.expect(/outpost:[^\r\n]*[#>] $/, ms);
     return this.buf.slice(from, this.mark);
   }
@@ -289,4 +297,48 @@ export async function harness(o: HarnessOptions = {}): Promise<Harness> {
 /** The tool's client on the laptop end of a harness. */
 export function client(h: Harness): ProvisionClient {
   return new ProvisionClient(h.toolPort, 10_000);
+}
+
+/** mulberry32: small and seedable, so a failing fuzz case reproduces from its seed. */
+export function prng(seed: number) {
+  let a = seed >>> 0;
+  const next = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const int = (n: number) => Math.floor(next() * n);
+  const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)]!;
+  const bytes = (n: number) => Buffer.from(Array.from({ length: n }, () => int(256)));
+  return { next, int, pick, bytes };
+}
+export type Rng = ReturnType<typeof prng>;
+
+/**
+ * What a UART at `rxBaud` makes of bytes sent at `txBaud` (8N1): the sender's bit stream,
+ * sampled mid-bit at the receiver's rate; frames without a stop bit are dropped (framing errors).
+ */
+export function atWrongBaud(data: Buffer, txBaud: number, rxBaud: number): Buffer {
+  const bits: number[] = [1, 1, 1];
+  for (const b of data) {
+    bits.push(0);
+    for (let i = 0; i < 8; i++) bits.push((b >> i) & 1);
+    bits.push(1);
+  }
+  bits.push(1, 1, 1);
+  const level = (t: number) => bits[Math.min(bits.length - 1, Math.floor(t * txBaud))]!;
+  const end = bits.length / txBaud;
+  const step = 1 / rxBaud;
+  const out: number[] = [];
+  let t = 0;
+  while (t < end) {
+    if (level(t) === 1) { t += step / 4; continue; } // idle: wait for a start bit
+    let byte = 0;
+    for (let i = 0; i < 8; i++) byte |= level(t + (1.5 + i) * step) << i;
+    if (level(t + 9.5 * step) === 1) out.push(byte);
+    t += 10 * step;
+  }
+  return Buffer.from(out);
 }
