@@ -150,6 +150,7 @@ export async function applySite(client: ProvisionClient, o: ApplyOptions): Promi
     }
   }
   try {
+    report.info = await client.request<DeviceInfo>('info'); // the identity as provisioned
     report.status = await client.request('status');
   } catch (e) {
     if (!(e instanceof ClientError || e instanceof RemoteError)) throw e;
