@@ -47,12 +47,12 @@ export function validateChain(endDer: Buffer, extraDers: Buffer[], store: TrustS
   for (;;) {
     // The peer's own certificate configured as a CA pins it directly.
     const pinned = store.anchors.find((a) => a.der.equals(cur.der));
-    if (pinned) return finish(end, path.slice(0, -1), pinned, store, now);
+    if (pinned) return finish(end, path.slice(0, -1), pinned, store);
     const named = store.anchors.filter((a) => dnEqual(a.subjectDer, cur.issuerDer));
     const anchor = named.find((a) => signedBy(cur, a));
     if (anchor) {
       checkTime(anchor, now, 'CA certificate');
-      return finish(end, path, anchor, store, now);
+      return finish(end, path, anchor, store);
     }
     const next = extras.find((x) => !path.includes(x) && dnEqual(x.subjectDer, cur.issuerDer) && signedBy(cur, x));
     if (!next) {
@@ -73,8 +73,7 @@ export function validateChain(endDer: Buffer, extraDers: Buffer[], store: TrustS
   }
 }
 
-function finish(end: ParsedCert, path: ParsedCert[], anchor: ParsedCert, store: TrustStore, now: Date): ValidatedChain {
-  void now;
+function finish(end: ParsedCert, path: ParsedCert[], anchor: ParsedCert, store: TrustStore): ValidatedChain {
   // Each certificate against the CRLs of its issuer (the next one up, or the anchor).
   for (let i = 0; i < path.length; i++) {
     const c = path[i]!;

@@ -1,13 +1,12 @@
 // Certificate revocation lists (RFC 5280 section 5): parsed once, trusted only when their
 // signature verifies with the key of the CA that issued the certificate being checked.
-import { AsnParser } from '@peculiar/asn1-schema';
+import { AsnConvert, AsnParser } from '@peculiar/asn1-schema';
 import { CertificateList } from '@peculiar/asn1-x509';
 import { dnText } from '../ike/payloads/id.ts';
 import { CertAuthError } from './errors.ts';
 import { verifyByAlgorithm } from './signature-auth.ts';
 import { pemBlocks, type ParsedCert } from './x509.ts';
 import { dnEqual } from './identity-match.ts';
-import { AsnConvert } from '@peculiar/asn1-schema';
 
 /** A CRL of a small site CA; larger ones are refused rather than held in memory. */
 export const MAX_CRL_BYTES = 1024 * 1024;

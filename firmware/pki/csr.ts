@@ -1,14 +1,13 @@
 // PKCS#10 certificate requests (RFC 2986) for the box's own key: subject CN = the IKE identity
 // (or the identity itself when it is a DN), and a subjectAltName that holds the identity as
 // DNS name, email or IP address, so the certificate the CA returns matches what IKE sends.
-import { sign, type KeyObject } from 'node:crypto';
+import { createPublicKey, sign, type KeyObject } from 'node:crypto';
 import { AsnConvert, AsnParser, OctetString } from '@peculiar/asn1-schema';
 import { Attributes, CertificationRequest, CertificationRequestInfo } from '@peculiar/asn1-csr';
 import {
   AlgorithmIdentifier, Attribute, Extension, Extensions, GeneralName, Name, SubjectAlternativeName, SubjectPublicKeyInfo,
   id_ce_subjectAltName,
 } from '@peculiar/asn1-x509';
-import { createPublicKey } from 'node:crypto';
 import { IdType } from '../ike/constants.ts';
 import { dnText } from '../ike/payloads/id.ts';
 import { identityFromText } from '../ike/policy.ts';

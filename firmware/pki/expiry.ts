@@ -67,4 +67,3 @@ export class CertExpiryWatch {
   }
 }
 
-export { isoDate };

@@ -12,6 +12,8 @@ import { Charon, stopAll } from '../lib/strongswan.ts';
 import { OutpostDaemon } from '../lib/outpost-daemon.ts';
 import { assertPing } from '../lib/traffic.ts';
 import { TestPki, type KeyType } from './ike-cert-pki.ts';
+import { runPkiCommand } from '../../firmware/pki/cli.ts';
+import { join } from 'node:path';
 
 const WAIT_MS = 20_000;
 
@@ -196,6 +198,17 @@ test('certificate authentication with strongSwan 5.9.8', { timeout: 600_000 }, a
     await outpostInitiates('RSA HQ certificate (RSASSA-PSS), ECDSA branch', { hq: hqRsa, branch: ecdsa.branch, settings: '    rsa_pss = yes\n', expect: { up: true, scheme: /scheme="?RSASSA-PSS\/SHA-\d+ salt \d+/ } });
     await outpostInitiates('intermediate CA on both sides', { hq: hqInterChain, hqCas: [ca.cert, interCa.cert], branch: branchInter, expect: { up: true, scheme: /ca="C=CH, O=Outpost Test, CN=Outpost Test CA"/ } });
     await outpostResponds('intermediate CA on both sides', { hq: hqInterChain, branch: branchInter, branchCas: [ca.cert, interCa.cert], expect: { up: true, scheme: /issuer="C=CH, O=Outpost Test, CN=Outpost Intermediate CA"/ } });
+
+    // Enrollment as a technician does it: key and CSR made on the box, signed by HQ's CA with
+    // `pki`, checked and installed with `outpost cert import`, then used for the tunnel.
+    const quiet = { stdout: { write: () => true }, stderr: { write: (x: string) => process.stderr.write(x) } };
+    const boxKey = join(pki.dir, 'box.key');
+    assert.equal(await runPkiCommand(['key', 'generate', '--type', 'ed25519', '--out', boxKey], quiet), 0);
+    assert.equal(await runPkiCommand(['csr', '--key', boxKey, '--id', 'branch.example.net', '--out', join(pki.dir, 'box.csr')], quiet), 0);
+    const signed = pki.pki(['--issue', '--cacert', ca.cert, '--cakey', ca.key, '--type', 'pkcs10', '--in', join(pki.dir, 'box.csr'), '--outform', 'pem'], 'box-signed.pem');
+    const boxCert = join(pki.dir, 'box.pem');
+    assert.equal(await runPkiCommand(['cert', 'import', '--cert', signed, '--key', boxKey, '--ca', ca.cert, '--id', 'branch.example.net', '--out', boxCert], quiet), 0);
+    await outpostInitiates('key, CSR and certificate enrolled on the box (Ed25519)', { hq: ecdsa.hq, branch: { key: boxKey, cert: boxCert }, expect: { up: true, scheme: /scheme=ecdsa-with-SHA256/ } });
 
     await outpostInitiates('refused: expired HQ certificate', { hq: hqExpired, branch: ecdsa.branch, expect: { up: false, line: /certificate expired: peer certificate .*CN=hq\.example\.net.* expired on 2021-01-01/ } });
     await outpostInitiates('refused: HQ certificate from another CA', { hq: hqOther, branch: ecdsa.branch, expect: { up: false, line: /unknown CA: .*issued by .*CN=Other CA.*which is not a configured CA/ } });

@@ -11,11 +11,10 @@ import type { CertPayload } from '../payloads/cert.ts';
 import type { IdPayload } from '../payloads/id.ts';
 import { policyAuth, type CertAuth, type Identity } from '../policy.ts';
 import { validateChain } from '../../pki/chain.ts';
-import { isCertAuthError } from '../../pki/errors.ts';
+import { CertAuthError, isCertAuthError } from '../../pki/errors.ts';
 import { certMatchesIdentity, certNames, identitiesEqual } from '../../pki/identity-match.ts';
 import { OUR_SIGNATURE_HASHES, decodeHashList, encodeHashList, signAuth, verifyAuth } from '../../pki/signature-auth.ts';
 import { credentials } from '../../pki/trust.ts';
-import { CertAuthError } from '../../pki/errors.ts';
 import { childOfferPayloads, makeChildOffer, type ChildOffer } from './child-sa.ts';
 import { ExchangeError, find, notify, notifyOf, type EngineCore } from './core.ts';
 
