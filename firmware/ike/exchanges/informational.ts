@@ -46,6 +46,9 @@ export function answerInformational(e: EngineCore, sa: IkeSa, req: Payload[]): I
   }
   for (const n of notifies(req)) {
     e.log.info('peer-notify', { ike: sa.id, notify: NotifyType[n.notifyType] ?? n.notifyType });
+    // An initiator that refuses our AUTH tells us so in an INFORMATIONAL (RFC 7296 2.21.2):
+    // the IKE SA is dead, as strongSwan also treats it.
+    if (n.notifyType === NotifyType.AUTHENTICATION_FAILED || n.notifyType === NotifyType.INVALID_SYNTAX) ikeDeleted = true;
   }
   return { payloads: ikeDeleted ? [] : out, ikeDeleted };
 }
