@@ -10,6 +10,7 @@ APT_PACKAGES=(
   strongswan-charon strongswan-swanctl strongswan-pki
   libstrongswan-standard-plugins libcharon-extra-plugins libstrongswan-extra-plugins  # openssl, gcm, kernel-libipsec, chapoly, curve25519
   mosquitto mosquitto-clients socat iperf3 tshark
+  wireguard-go wireguard-tools       # the throughput bench compares against wireguard-go
 )
 
 missing=()
