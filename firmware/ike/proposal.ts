@@ -12,6 +12,7 @@
 // each type, again in the peer's order; DH is optional in ESP ("NONE" or absent), ESN is
 // mandatory in ESP, integrity is skipped when the cipher is an AEAD.
 
+import type { Proposal, Transform } from './payloads/sa.ts';
 import { DhId, EncrId, EsnId, IntegId, NotifyType, PrfId, ProtocolId, TransformType } from './constants.ts';
 
 export class ProposalError extends Error {
@@ -27,28 +28,9 @@ export class ProposalError extends Error {
 
 // ---------------------------------------------------------------- plain types
 
-/**
- * One transform as an SA payload carries it. Structurally the same as the wire codec's
- * Transform (firmware/ike/payloads/sa.ts): `attributes` holds attributes other than Key Length,
- * and a transform that has any is never accepted (RFC 7296 3.3.6).
- */
-export interface SaTransform {
-  type: TransformType;
-  id: number;
-  /** Key Length attribute in bits; absent for algorithms with a fixed key (ChaCha20-Poly1305). */
-  keyLength?: number;
-  attributes?: readonly unknown[];
-}
-
-/** One proposal as an SA payload carries it (structurally the codec's Proposal). */
-export interface SaProposal {
-  /** Proposal Num, 1-based; a response repeats the number of the accepted proposal. */
-  number: number;
-  protocol: ProtocolId;
-  /** 0 bytes (initial IKE SA), 8 (IKE SA rekey) or 4 (ESP). */
-  spi: Buffer;
-  transforms: SaTransform[];
-}
+/** One transform and one proposal exactly as the SA payload codec carries them (payloads/sa.ts). */
+export type SaTransform = Transform;
+export type SaProposal = Proposal;
 
 /** A configured proposal: transforms grouped by type (ENCR, PRF, DH, ESN), each group in preference order. */
 export interface ConfiguredProposal {

@@ -6,7 +6,6 @@ import { NotifyType, PayloadType, ProtocolId } from '../constants.ts';
 import type { ChildSa, IkeSa } from '../ike-sa.ts';
 import { deriveChildSaKeys } from '../keys.ts';
 import type { Payload } from '../message.ts';
-import type { Proposal } from '../payloads/sa.ts';
 import { checkChosenProposal, initiatorDh, selectProposal, toSaProposals, withoutKe, type SaProposal } from '../proposal.ts';
 import { allCovered, formatSelectors, narrow } from '../selectors.ts';
 import { ExchangeError, find, notifyOf, type EngineCore } from './core.ts';
@@ -32,7 +31,7 @@ export function makeChildOffer(e: EngineCore, inAuth: boolean, pfsDh?: number): 
 
 /** SA, [Nonce, KE,] TSi, TSr for a request (inside IKE_AUTH: SA, TSi, TSr). */
 export function childOfferPayloads(e: EngineCore, offer: ChildOffer): Payload[] {
-  const out: Payload[] = [{ type: PayloadType.SA, proposals: offer.proposals as Proposal[] }];
+  const out: Payload[] = [{ type: PayloadType.SA, proposals: offer.proposals }];
   if (!offer.inAuth) out.push({ type: PayloadType.NONCE, data: offer.nonce });
   if (offer.keyShare) out.push({ type: PayloadType.KE, group: offer.keyShare.method.id, data: offer.keyShare.publicValue });
   out.push({ type: PayloadType.TSi, selectors: e.policy.localTs }, { type: PayloadType.TSr, selectors: e.policy.remoteTs });
@@ -133,7 +132,7 @@ export function answerChildRequest(e: EngineCore, sa: IkeSa, req: Payload[], ni:
   };
   const keys = deriveChildSaKeys({ prf: sa.prf!, skD: sa.keys!.skD, ni: inAuth ? sa.ni : ni, nr: inAuth ? sa.nr : nonce, encrKeyBytes: sel.suite.encrKeymatBytes, ...(shared ? { sharedSecret: shared } : {}) });
   e.installChild(sa, child, keys, false, now, rekey);
-  const payloads: Payload[] = [{ type: PayloadType.SA, proposals: [{ ...sel.proposal, spi: spiIn } as Proposal] }];
+  const payloads: Payload[] = [{ type: PayloadType.SA, proposals: [{ ...sel.proposal, spi: spiIn }] }];
   if (!inAuth) payloads.push({ type: PayloadType.NONCE, data: nonce });
   if (ourKe) payloads.push(ourKe);
   payloads.push({ type: PayloadType.TSi, selectors: remoteTs }, { type: PayloadType.TSr, selectors: localTs });

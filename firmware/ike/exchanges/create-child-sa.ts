@@ -7,7 +7,6 @@ import { ExchangeType, NotifyType, PayloadType, ProtocolId } from '../constants.
 import { IkeSa, type ChildSa } from '../ike-sa.ts';
 import { deriveRekeyedIkeSaKeys } from '../keys.ts';
 import type { Payload } from '../message.ts';
-import type { Proposal } from '../payloads/sa.ts';
 import { checkChosenProposal, initiatorDh, selectProposal, toSaProposals, type SaProposal } from '../proposal.ts';
 import { answerChildRequest, childOfferPayloads, completeChildOffer, makeChildOffer } from './child-sa.ts';
 import { ExchangeError, find, notify, notifyOf, type EngineCore } from './core.ts';
@@ -116,7 +115,7 @@ export function startIkeRekey(e: EngineCore, sa: IkeSa, now: number): void {
   const offered: SaProposal[] = toSaProposals(e.policy.ike, spi);
   e.request(sa, now, ExchangeType.CREATE_CHILD_SA, 'rekey IKE_SA',
     () => (sa.state === 'rekeying' ? [
-      { type: PayloadType.SA, proposals: offered as Proposal[] },
+      { type: PayloadType.SA, proposals: offered },
       { type: PayloadType.NONCE, data: ni },
       { type: PayloadType.KE, group: dh, data: share.publicValue },
     ] : null),
@@ -214,7 +213,7 @@ export function answerIkeRekey(e: EngineCore, sa: IkeSa, req: Payload[], now: nu
   e.established(fresh, now);
   e.event({ type: 'ike-rekeyed', oldIkeId: sa.id, ikeId: fresh.id });
   return [
-    { type: PayloadType.SA, proposals: [{ ...sel.proposal, spi: fresh.spiR } as Proposal] },
+    { type: PayloadType.SA, proposals: [{ ...sel.proposal, spi: fresh.spiR }] },
     { type: PayloadType.NONCE, data: fresh.nr },
     { type: PayloadType.KE, group: sel.suite.dh!, data: share.publicValue },
   ];

@@ -9,7 +9,6 @@ import { IkeSa } from '../ike-sa.ts';
 import { deriveIkeSaKeys } from '../keys.ts';
 import type { Payload } from '../message.ts';
 import { checkNat, natNotifies } from '../nat-detect.ts';
-import type { Proposal } from '../payloads/sa.ts';
 import { checkChosenProposal, describeProposals, initiatorDh, promoteDh, selectProposal, toSaProposals, type ConfiguredProposal } from '../proposal.ts';
 import { ExchangeError, find, notify, notifies, notifyOf, type EngineCore } from './core.ts';
 import { signatureInitPayloads, recordPeerSignatureHashes } from './ike-auth.ts';
@@ -28,7 +27,7 @@ export function buildInitRequest(e: EngineCore, sa: IkeSa, attempt: InitAttempt)
   const out: Payload[] = [];
   if (attempt.cookie) out.push(notify(NotifyType.COOKIE, attempt.cookie));
   out.push(
-    { type: PayloadType.SA, proposals: sa.offered as Proposal[] },
+    { type: PayloadType.SA, proposals: sa.offered },
     { type: PayloadType.KE, group: attempt.dh, data: sa.keyShare.publicValue },
     { type: PayloadType.NONCE, data: sa.ni },
     ...natNotifies(sa.spiI, sa.spiR, sa.local, sa.remote, e.policy.forceEncap, e.random),
@@ -157,7 +156,7 @@ export function answerInitRequest(e: EngineCore, req: InitRequestView): InitAnsw
   applyNat(e, sa, req.payloads);
   recordPeerSignatureHashes(e, sa, req.payloads);
   const payloads: Payload[] = [
-    { type: PayloadType.SA, proposals: [sel.proposal as Proposal] },
+    { type: PayloadType.SA, proposals: [sel.proposal] },
     { type: PayloadType.KE, group: sel.suite.dh!, data: share.publicValue },
     { type: PayloadType.NONCE, data: sa.nr },
     ...natNotifies(sa.spiI, sa.spiR, sa.local, sa.remote, e.policy.forceEncap, e.random),
