@@ -20,7 +20,7 @@ export interface IkeSaStatus {
   /** Identities as authenticated, e.g. "branch-042.example.net". */
   localId: string;
   remoteId: string;
-  /** Negotiated suite, e.g. "AES_GCM_16-256/PRF_HMAC_SHA2_256/CURVE_25519". */
+  /** Negotiated suite in strongSwan proposal syntax (what swanctl.conf takes), e.g. "aes256gcm16-prfsha256-x25519". */
   algorithms: string;
   establishedSeconds: number;
   /** Seconds until the IKE SA is rekeyed; null when no rekey is scheduled. */
@@ -32,7 +32,7 @@ export interface ChildSaStatus {
   /** ESP SPIs, 8 hex digits: inbound (ours) and outbound (the peer's). */
   spiIn: string;
   spiOut: string;
-  /** e.g. "AES_GCM_16-256" (plus "/CURVE_25519" when PFS was used). */
+  /** Proposal syntax, e.g. "aes256gcm16", or "aes256gcm16-x25519" when this SA was made with PFS. */
   algorithms: string;
   esn: boolean;
   /** Traffic selectors as CIDR text. */

@@ -57,6 +57,8 @@ export class IkeEngine implements EngineCore {
   private backoffMs: number;
   private connecting = false;
   private stopped = false;
+  /** The time of the call being handled, for work started from callbacks without one. */
+  private now = 0;
   private readonly cookieSecret: Buffer;
   lastError = '';
 
@@ -100,6 +102,7 @@ export class IkeEngine implements EngineCore {
 
   /** One IKE datagram (non-ESP marker already removed) from `from`, received on local `to`. */
   receive(now: number, data: Buffer, from: Endpoint, to: Endpoint): Action[] {
+    this.now = now;
     let m: DecodedMessage;
     try {
       m = decodeMessage(data);
@@ -125,6 +128,7 @@ export class IkeEngine implements EngineCore {
   }
 
   tick(now: number): Action[] {
+    this.now = now;
     for (const sa of [...this.sas.values()]) this.tickSa(sa, now);
     if (this.reconnectAt !== undefined && now >= this.reconnectAt && !this.connecting && !this.stopped) {
       this.reconnectAt = undefined;
@@ -242,7 +246,7 @@ export class IkeEngine implements EngineCore {
     this.log.info('child-down', { ike: sa.id, spi_in: HEX(child.spiIn), reason });
     // HQ deleted our only CHILD_SA without replacing it: ask for a new one (we keep the tunnel up).
     if (reason === 'deleted by peer' && this.role === 'initiator' && sa.state === 'established' && sa.children.length === 0 && !this.stopped) {
-      startChildRekey(this, sa, undefined, 0);
+      startChildRekey(this, sa, undefined, this.now);
     }
   }
 
