@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { IkePair, policy, mirrored, B_ADDR } from '../../lib/ike-pair.ts';
 import { ExchangeType } from '../../../firmware/ike/constants.ts';
 import { decodeMessage } from '../../../firmware/ike/message.ts';
+import { deleteChildren } from '../../../firmware/ike/exchanges/create-child-sa.ts';
 
 const types = (evs: { type: string }[]) => evs.map((e) => e.type);
 
@@ -234,4 +235,17 @@ test('without fragmentation negotiated, a large message goes whole', () => {
   assert.ok(sa.seal(ExchangeType.INFORMATIONAL, false, 99, big).length > 1, 'fragmented when negotiated');
   sa.fragmentation = false;
   assert.equal(sa.seal(ExchangeType.INFORMATIONAL, false, 99, big).length, 1, 'whole otherwise');
+});
+
+test('HQ deletes the only CHILD_SA but keeps the IKE SA: the initiator asks for a new one', () => {
+  const p = new IkePair(policy(), hq());
+  p.start();
+  const before = [...p.a.children.keys()][0];
+  const sa = p.b.engine.ikeSas()[0]!;
+  deleteChildren(p.b.engine, sa, [...sa.children], p.now, 'operator');
+  p.apply('b', p.b.engine.tick(p.now));
+  p.run();
+  assert.ok(p.a.events.some((e) => e.type === 'child-down'));
+  assert.ok(mirrored(p.a.children, p.b.children), 'a fresh pair');
+  assert.notEqual([...p.a.children.keys()][0], before);
 });
