@@ -35,7 +35,8 @@ export interface PublishOptions {
 export function describeFailure(err: Error & { code?: unknown }): { kind: 'auth' | 'tls' | 'network' | 'protocol'; reason: string } {
   const code = err.code;
   if (code === 4 || code === 134) return { kind: 'auth', reason: 'broker rejected the user name or password' };
-  if (code === 5 || code === 135) return { kind: 'auth', reason: 'broker says this client is not authorized' };
+  // mosquitto answers a wrong password with "not authorized" (MQTT 3.1.1 code 5), so say both.
+  if (code === 5 || code === 135) return { kind: 'auth', reason: 'broker refused the credentials (not authorized): check health.username and health.password' };
   if (typeof code === 'number') return { kind: 'protocol', reason: `broker refused the connection: ${err.message}` };
   if (typeof code === 'string' && /CERT|SELF_SIGNED|ALTNAME|TLS|SSL|ISSUER|SIGNATURE/.test(code)) {
     return { kind: 'tls', reason: `TLS: ${err.message} (${code})` };

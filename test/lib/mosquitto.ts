@@ -3,6 +3,7 @@
 // namespace. Start, stop and restart by PID, waiting on the broker's own log lines, never on
 // sleeps. Never the system service.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -24,6 +25,8 @@ export interface MosquittoOptions {
   users?: Record<string, string>;
   /** Keep retained messages and persistent sessions across restart(). Default true. */
   persistence?: boolean;
+  /** With tls: clients must present a certificate signed by tls.ca. */
+  requireClientCert?: boolean;
 }
 
 /** A port that is free on 127.0.0.1 right now (the kernel's choice). */
@@ -68,6 +71,7 @@ export class Mosquitto {
       lines.push('allow_anonymous true');
     }
     if (opts.tls) lines.push(`cafile ${opts.tls.ca}`, `certfile ${opts.tls.cert}`, `keyfile ${opts.tls.key}`, 'tls_version tlsv1.2');
+    if (opts.tls && opts.requireClientCert) lines.push('require_certificate true');
     writeFileSync(this.confPath, lines.join('\n') + '\n');
   }
 
@@ -137,6 +141,105 @@ export class Mosquitto {
       await waitForLine(p, (l) => /mosquitto version \S+ running/.test(l), 'mosquitto running');
     } catch (e) {
       throw new Error(`${(e as Error).message}\n${this.tail()}`);
+    }
+  }
+}
+
+export interface Received {
+  topic: string;
+  payload: string;
+  /** The payload parsed as JSON, or undefined if it is not JSON. */
+  json: any;
+  retain: boolean;
+  /** performance.now() when it arrived. */
+  at: number;
+}
+
+/**
+ * Records what a subscriber receives, through MQTT.js (root namespace) or mosquitto_sub (inside
+ * a test namespace, whose loopback the test process cannot reach).
+ */
+export class Watcher {
+  readonly messages: Received[] = [];
+  private waiters: Array<() => void> = [];
+  private client?: MqttClient;
+  private proc?: ChildProcess;
+
+  /** Connects, subscribes with QoS 1 and resolves once the broker acknowledged the subscription. */
+  static async connect(url: string, topic: string, opts: IClientOptions = {}): Promise<Watcher> {
+    const w = new Watcher();
+    const c = connect(url, { reconnectPeriod: 200, connectTimeout: 5000, ...opts });
+    w.client = c;
+    c.on('error', () => { /* reconnects; a test waiting on messages reports what is missing */ });
+    c.on('message', (t, p, packet) => w.add(t, p.toString(), packet.retain));
+    await new Promise<void>((resolve, reject) => {
+      c.once('connect', () => c.subscribe(topic, { qos: 1 }, (err) => (err ? reject(err) : resolve())));
+    });
+    return w;
+  }
+
+  /** mosquitto_sub inside `ns`; resolves once it has its SUBACK. */
+  static async spawnSub(ns: Netns, host: string, port: number, topic: string): Promise<Watcher> {
+    const w = new Watcher();
+    // stdbuf: mosquitto_sub's stdout is a pipe here, which stdio would block-buffer.
+    const p = ns.spawn('stdbuf', ['-oL', 'mosquitto_sub', '-d', '-h', host, '-p', String(port), '-q', '1', '-t', topic, '-F', '%r %t %p']);
+    w.proc = p;
+    let buf = '';
+    p.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        const m = /^([01]) (\S+) (.*)$/.exec(line);
+        if (m) w.add(m[2]!, m[3]!, m[1] === '1');
+      }
+    });
+    await waitForLine(p, (l) => /received SUBACK/.test(l), 'mosquitto_sub SUBACK');
+    return w;
+  }
+
+  private add(topic: string, payload: string, retain: boolean): void {
+    let json: unknown;
+    try { json = JSON.parse(payload); } catch { json = undefined; }
+    this.messages.push({ topic, payload, json, retain, at: performance.now() });
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  /**
+   * The first message at index >= `from` matching `pred`, waiting for it if need be. `guardMs`
+   * only turns a hang into a readable failure listing what did arrive.
+   */
+  waitFor(pred: (m: Received) => boolean, what: string, opts: { from?: number; guardMs?: number } = {}): Promise<Received> {
+    return new Promise((resolve, reject) => {
+      const from = opts.from ?? 0;
+      const check = (): boolean => {
+        const m = this.messages.slice(from).find(pred);
+        if (m) { clearTimeout(guard); resolve(m); return true; }
+        return false;
+      };
+      const guard = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== onMessage);
+        const seen = this.messages.slice(from).map((m) => `  ${m.topic} ${m.payload.slice(0, 160)}`).join('\n');
+        reject(new Error(`no message: ${what}; received since #${from}:\n${seen}`));
+      }, opts.guardMs ?? 60_000);
+      const onMessage = () => { if (!check()) this.waiters.push(onMessage); };
+      if (!check()) this.waiters.push(onMessage);
+    });
+  }
+
+  /** Messages at index >= from on topics ending in `/suffix`. */
+  on(suffix: string, from = 0): Received[] {
+    return this.messages.slice(from).filter((m) => m.topic.endsWith(`/${suffix}`));
+  }
+
+  async close(): Promise<void> {
+    if (this.client) await this.client.endAsync(true);
+    const p = this.proc;
+    if (p && p.exitCode === null && p.signalCode === null) {
+      const done = new Promise((r) => p.once('exit', r));
+      process.kill(p.pid!, 'SIGTERM');
+      await done;
     }
   }
 }
