@@ -292,6 +292,41 @@ test('health over MQTT: bounded event queue during an outage drops the oldest an
   }
 });
 
+test('health over MQTT: a config change (new device id) reconnects: "restart" on the old topics, online on the new', { timeout: 60_000 }, async (t) => {
+  if (!need(t)) return;
+  const logs = new Logs();
+  const broker = await Mosquitto.start();
+  const daemon = new FakeDaemon('branch-old', { broker: broker.url, intervalSeconds: 1 });
+  const reporter = new HealthReporter(daemon, { firmwareVersion: '0.1.0', ...FAST });
+  let w: Watcher | undefined;
+  try {
+    w = await Watcher.connect(broker.url, 'outpost/#');
+    await reporter.start();
+    await w.waitFor((m) => m.topic === 'outpost/branch-old/status' && m.json?.state === 'online', 'online (old id)');
+    // What main.ts does on a config-applied event listing "device" or "health".
+    daemon.config = { ...daemon.config, device: { id: 'branch-new' }, health: { broker: broker.url, intervalSeconds: 2 } };
+    daemon.emit('event', { type: 'config-applied', sections: ['device', 'health'] });
+    await reporter.reconfigure();
+    const bye = await w.waitFor((m) => m.topic === 'outpost/branch-old/status' && m.json?.state === 'offline', 'offline (old id)');
+    assert.equal(bye.json.reason, 'restart');
+    const on = await w.waitFor((m) => m.topic === 'outpost/branch-new/status' && m.json?.state === 'online', 'online (new id)');
+    assert.equal(on.json.deviceId, 'branch-new');
+    await w.waitFor((m) => m.topic === 'outpost/branch-new/health', 'health (new id)');
+    const commits = w.messages.filter((m) => m.json?.type === 'config-committed');
+    assert.equal(commits.length, 1, 'the commit event is sent once, across the reconnect');
+    assert.deepEqual(commits[0]!.json.sections, ['device', 'health']);
+    assert.equal(reporter.linkStatus().connected, true);
+    validateAll(w);
+  } catch (e) {
+    process.stderr.write(`--- reporter log ---\n${logs.text()}\n--- mosquitto ---\n${broker.tail(40)}\n`);
+    throw e;
+  } finally {
+    await reporter.stop();
+    await w?.close();
+    await broker.close();
+  }
+});
+
 /** A test CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl. */
 function makePki(dir: string): { ca: string; serverCert: string; serverKey: string; clientCert: string; clientKey: string; otherCa: string } {
   const o = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
