@@ -2,6 +2,7 @@
 // vocabulary: "tunnel-up" when the first CHILD_SA is installed (traffic can flow), "tunnel-down"
 // with the reason when the last one goes, rekeys, auth failures, DPD timeouts, config commits.
 // A rekey installs the new CHILD_SA before the old one is removed, so it never reads as a flap.
+import type { TunnelStatus } from '../cli/status-model.ts';
 import type { DaemonEvent } from '../daemon.ts';
 import type { Endpoint } from '../ike/actions.ts';
 import { clip, type EventBody } from './payloads.ts';
@@ -21,6 +22,22 @@ export class EventTranslator {
 
   get tunnelUp(): boolean {
     return this.children.size > 0;
+  }
+
+  /**
+   * Takes the tunnel as it is when reporting starts (the daemon may have brought it up before
+   * the reporter subscribed); returns a tunnel-up if it is already up.
+   */
+  seed(t: TunnelStatus): EventBody[] {
+    if (this.tunnelUp || !t.ikeSa || t.childSas.length === 0) return [];
+    const ikeId = t.ikeSa.role === 'initiator' ? t.ikeSa.spiInitiator : t.ikeSa.spiResponder;
+    if (t.remote) this.ike.set(ikeId, { proposal: t.ikeSa.algorithms, remote: t.remote, natLocal: t.nat.local });
+    for (const c of t.childSas) this.children.set(c.spiIn, ikeId);
+    const c = t.childSas[0]!;
+    return [{
+      type: 'tunnel-up', remote: t.remote, ikeAlgorithms: t.ikeSa.algorithms, childAlgorithms: c.algorithms,
+      natDetected: t.nat.local, localTs: clip(c.localTs.join(' ')), remoteTs: clip(c.remoteTs.join(' ')),
+    }];
   }
 
   translate(d: DaemonEvent): EventBody[] {

@@ -94,6 +94,12 @@ export class HealthReporter {
     if (this.started) return;
     this.started = true;
     this.source.on('event', this.listener);
+    // The tunnel may have come up before we subscribed.
+    try {
+      for (const body of this.translator.seed(this.source.status().tunnel)) this.enqueue(body);
+    } catch (err) {
+      this.log.debug('no-status-yet', { reason: (err as Error).message });
+    }
     this.certTimer = setInterval(() => void this.checkCertificates(), this.opts.certCheckIntervalMs ?? DAY_MS);
     this.certTimer.unref();
     await this.serialized(() => this.startLink());

@@ -77,3 +77,18 @@ test('translator: config commits list the sections; long reasons are clipped', (
   const [e] = t.translate(ike({ type: 'auth-failed', ikeId: 'i', reason: 'y'.repeat(5000) }));
   assert.equal((e as { reason: string }).reason.length, 256);
 });
+
+test('translator: a tunnel already up when reporting starts gives one tunnel-up, then tracks it', async () => {
+  const { upModel, downModel } = await import('../cli/fixtures.ts');
+  const t = new EventTranslator();
+  assert.deepEqual(t.seed(downModel().tunnel), []);
+  const st = upModel().tunnel;
+  const [e] = t.seed(st);
+  assert.deepEqual(e, {
+    type: 'tunnel-up', remote: st.remote, ikeAlgorithms: st.ikeSa!.algorithms, childAlgorithms: 'AES_GCM_16-256',
+    natDetected: true, localTs: '10.1.0.0/24', remoteTs: '10.2.0.0/16',
+  });
+  assert.deepEqual(t.seed(st), [], 'only once');
+  // The engine's later events refer to the same SAs (our SPI as initiator).
+  assert.deepEqual(t.translate(ike({ type: 'ike-down', ikeId: st.ikeSa!.spiInitiator, reason: 'deleted by peer' })), [{ type: 'tunnel-down', reason: 'deleted by peer' }]);
+});
