@@ -181,3 +181,16 @@ test('receive buffer is sized (or the cap reported)', async () => {
     t.close();
   }
 });
+
+test('sends beyond maxSendQueue pending are dropped and counted, not queued', async () => {
+  // With a bound of 0 every send finds the (empty) queue "full": the check runs before sending.
+  const t = await UdpTransport.open({ bindAddress: LO, ikePort: null, natTPort: 0, maxSendQueue: 0, log: recordingLog().log });
+  try {
+    assert.equal(t.sendEsp(ESP_PKT, { address: LO, port: 9 }), false);
+    assert.equal(t.sendKeepalive({ address: LO, port: 9 }), false);
+    assert.equal(t.counters.sendQueueFull, 2);
+    assert.equal(t.counters.espOut + t.counters.keepalivesOut, 0);
+  } finally {
+    t.close();
+  }
+});
