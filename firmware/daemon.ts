@@ -2,12 +2,14 @@
 // event stream other parts (health reporting, the serial console) subscribe to. A new config is
 // applied live, restarting only the parts whose sections changed.
 import { EventEmitter } from 'node:events';
+import { isIP } from 'node:net';
 import { isDeepStrictEqual } from 'node:util';
 import type { ResolvedConfig } from './config/schema.ts';
 import { STATUS_MODEL_VERSION, type HealthLinkStatus, type StatusModel } from './cli/status-model.ts';
 import { ControlServer } from './gateway/control.ts';
 import { policyFromConfig } from './gateway/policy-from-config.ts';
 import { Tunnel } from './gateway/tunnel.ts';
+import { tunnelMtuForProposals, wanMtu } from './gateway/tunnel-mtu.ts';
 import type { IkeEvent } from './ike/actions.ts';
 import { logger } from './log.ts';
 import { CertExpiryWatch } from './pki/expiry.ts';
@@ -35,6 +37,8 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
   private certWatch?: CertExpiryWatch;
   /** Filled in by the health reporter when it runs. */
   healthStatus: () => HealthLinkStatus = () => ({ broker: this.config.health?.broker ?? null, connected: false, lastPublishSeconds: null });
+  /** Runs before each tunnel start (the board addresses the LAN: routes need their source address). */
+  beforeTunnel: (config: ResolvedConfig) => Promise<void> = async () => {};
 
   constructor(public config: ResolvedConfig, readonly opts: DaemonOptions) {
     super();
@@ -55,7 +59,7 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
 
   /** Applies a validated config; returns the sections that changed. */
   async applyConfig(next: ResolvedConfig): Promise<string[]> {
-    const changed = (['device', 'lan', 'tunnel', 'health', 'console'] as const).filter((k) => !isDeepStrictEqual(this.config[k], next[k]));
+    const changed = (['device', 'lan', 'tunnel', 'health', 'console', 'board'] as const).filter((k) => !isDeepStrictEqual(this.config[k], next[k]));
     this.config = next;
     if (changed.includes('tunnel') || changed.includes('lan')) {
       await this.tunnel?.stop();
@@ -75,6 +79,13 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     };
   }
 
+  /** How long the engine's next timer is overdue (ms; 0 when on time or none is armed): the
+   *  watchdog's sign that the tunnel manager is still ticking. */
+  tunnelOverdueMs(now = Date.now()): number {
+    const at = this.tunnel?.engine.nextDeadline();
+    return at === undefined ? 0 : Math.max(0, now - at);
+  }
+
   async stop(): Promise<void> {
     this.certWatch?.stop();
     await this.tunnel?.stop();
@@ -86,8 +97,17 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     const policy = policyFromConfig(cfg);
     this.certWatch?.stop();
     this.certWatch = policy.auth?.kind === 'cert' ? new CertExpiryWatch(credentials(policy.auth).own).start() : undefined;
+    await this.beforeTunnel(cfg);
+    // The tunnel MTU: the WAN interface's MTU less ESP-in-UDP overhead for the ESP proposals
+    // (OUTPOST_TUN_MTU overrides the TUN's own, e.g. to test Outpost's ICMP answers).
+    const remote = cfg.tunnel.remote;
+    const wan = await wanMtu(isIP(remote) ? remote : undefined);
+    const innerMtu = tunnelMtuForProposals(wan.mtu, cfg.tunnel.esp, isIP(remote) === 6 ? 6 : 4);
+    const forced = Number(process.env.OUTPOST_TUN_MTU);
+    const tunMtu = Number.isInteger(forced) && forced >= 576 && forced <= 65535 ? forced : innerMtu;
+    this.log.info('mtu', { wanDev: wan.dev, wanMtu: wan.mtu, tunnelMtu: innerMtu, tunMtu });
     const tunnel = new Tunnel({
-      name: 'hq', policy, remote: cfg.tunnel.remote, tunName: this.opts.tunName, tunMtu: 1400,
+      name: 'hq', policy, remote: cfg.tunnel.remote, tunName: this.opts.tunName, tunMtu, innerMtu,
       remoteSubnets: cfg.tunnel.remoteSubnets, routeSrc: cfg.lan.address.split('/')[0]!, localIdText: cfg.tunnel.localId,
     });
     tunnel.on('event', (e) => this.emit('event', { type: 'tunnel', event: e }));

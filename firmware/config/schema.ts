@@ -76,6 +76,15 @@ export interface ConsoleSection {
   baudRate?: number;
 }
 
+/** Board profiles (board/profiles.ts): console, LEDs, watchdog, thermal zone, interface names. */
+export const BOARD_PROFILES = ['rpi4', 'rpi5', 'cm4', 'generic'] as const;
+export type BoardProfileId = (typeof BOARD_PROFILES)[number];
+
+export interface BoardSection {
+  /** Absent: detected from /proc/device-tree/model ("generic" where it says nothing known). */
+  profile?: BoardProfileId;
+}
+
 export interface ConfigFile {
   device: DeviceSection;
   lan: LanSection;
@@ -84,6 +93,8 @@ export interface ConfigFile {
   health?: HealthSection;
   /** Absent: the board profile's console device at 115200 baud. */
   console?: ConsoleSection;
+  /** Absent: the board is detected. */
+  board?: BoardSection;
 }
 
 export interface ResolvedCertAuth {
@@ -131,6 +142,7 @@ export interface ResolvedConfig {
   tunnel: ResolvedTunnel;
   health?: ResolvedHealth;
   console?: ResolvedConsole;
+  board?: BoardSection;
 }
 
 /** "%any" as tunnel.remote: Outpost waits for the peer (responder). */

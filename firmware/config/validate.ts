@@ -11,7 +11,7 @@
 // - Proposals are checked by firmware/ike/proposal.ts's parsers; "default" is accepted as in swanctl.conf.
 // - The PSK is the UTF-8 text as written (no strongSwan "0x"/"0s" decoding; a warning says so).
 // - health and console may be left out: no fleet reporting (warning) / the board's console.
-import { ANY, type ResolvedAuth, type ResolvedConfig, type ResolvedHealth, type ResolvedConsole } from './schema.ts';
+import { ANY, BOARD_PROFILES, type BoardSection, type ResolvedAuth, type ResolvedConfig, type ResolvedHealth, type ResolvedConsole } from './schema.ts';
 import type { ConfigIssue } from './errors.ts';
 import {
   CHILD_LIFETIME_RANGE, DEFAULT_BAUD_RATE, DEFAULT_CHILD_LIFETIME_SECONDS, DEFAULT_DPD_SECONDS, DEFAULT_ESP_PROPOSALS,
@@ -600,10 +600,24 @@ function checkConsole(is: Issues, v: unknown): ResolvedConsole | undefined {
   return { path: dev, baudRate: baud ?? DEFAULT_BAUD_RATE };
 }
 
+function checkBoard(is: Issues, v: unknown): BoardSection | undefined {
+  const o = section(is, v, 'board', ['profile'], [], `an object like { "profile": "rpi4" } (profiles: ${BOARD_PROFILES.join(', ')})`);
+  if (!o) return undefined;
+  if (!own(o, 'profile')) return {};
+  const p = str(is, o, 'profile', 'board', { max: 64 });
+  if (p === undefined) return undefined;
+  if (!(BOARD_PROFILES as readonly string[]).includes(p)) {
+    const s = suggestKey(p, BOARD_PROFILES);
+    is.error('board.profile', `${JSON.stringify(clip(p))} is not a known board${s ? ` (did you mean "${s}"?)` : ''}; use one of ${BOARD_PROFILES.join(', ')}, or leave it out to detect the board`);
+    return undefined;
+  }
+  return { profile: p as BoardSection['profile'] };
+}
+
 /** Validates a parsed config file and applies defaults. Never throws on any JSON value. */
 export function validateConfig(json: unknown): ValidationResult {
   const is = new Issues();
-  const top = section(is, json, ROOT, ['device', 'lan', 'tunnel', 'health', 'console'], ['device', 'lan', 'tunnel'],
+  const top = section(is, json, ROOT, ['device', 'lan', 'tunnel', 'health', 'console', 'board'], ['device', 'lan', 'tunnel'],
     'the file to contain a JSON object ({ "device": ..., "lan": ..., "tunnel": ... })');
   if (!top) { is.finish(); return { ok: false, errors: is.errors, warnings: is.warnings }; }
 
@@ -614,14 +628,16 @@ export function validateConfig(json: unknown): ValidationResult {
   if (own(top, 'health')) health = checkHealth(is, top.health);
   else is.warn('health', 'is not configured: this box will not report its state to the fleet');
   const console_ = own(top, 'console') ? checkConsole(is, top.console) : undefined;
+  const board = own(top, 'board') ? checkBoard(is, top.board) : undefined;
 
   is.finish();
-  if (is.errors.length || !device || !lan || !tunnel || (own(top, 'health') && !health) || (own(top, 'console') && !console_)) {
+  if (is.errors.length || !device || !lan || !tunnel || (own(top, 'health') && !health) || (own(top, 'console') && !console_) || (own(top, 'board') && !board)) {
     if (is.errors.length === 0) is.errors.push({ path: ROOT, message: 'is invalid' }); // unreachable by design; never report ok without a config
     return { ok: false, errors: is.errors, warnings: is.warnings };
   }
   const config: ResolvedConfig = { device, lan: { interface: lan.interface, address: lan.address }, tunnel };
   if (health) config.health = health;
   if (console_) config.console = console_;
+  if (board) config.board = board;
   return { ok: true, config, warnings: is.warnings };
 }

@@ -66,6 +66,8 @@ export interface DataPlaneOptions {
   /** Milliseconds; default Date.now. */
   now?: () => number;
   replayWindow?: number;
+  /** Path MTU enforcement (mtu-guard.ts): MSS clamping both ways, ICMP answers for packets too big. */
+  mtuGuard?: { outbound(pkt: Uint8Array): boolean; inbound(pkt: Uint8Array): void };
   log?: Logger;
 }
 
@@ -157,6 +159,7 @@ export class DataPlane {
   private readonly limited: RateLimitedLog;
   private readonly replayWindow: number | undefined;
   private readonly onRekeyNeeded: (spiIn: Buffer, reason: RekeyReason) => void;
+  private readonly mtuGuard: DataPlaneOptions['mtuGuard'];
   private readonly bySpi = new Map<number, Child>();
   /** Outbound search order: newest installed first. */
   private order: Child[] = [];
@@ -173,6 +176,7 @@ export class DataPlane {
     this.limited = new RateLimitedLog(this.log, 10_000, this.now);
     this.replayWindow = opts.replayWindow;
     this.onRekeyNeeded = opts.onRekeyNeeded ?? (() => {});
+    this.mtuGuard = opts.mtuGuard;
   }
 
   /** Installs a CHILD_SA pair (replacing one with the same inbound SPI). Throws on a bad spec. */
@@ -266,6 +270,7 @@ export class DataPlane {
     const inner = r.inner;
     const f = parseFlow(inner);
     if (f === null || !c.selectors.matchesInbound(f)) { c.drops.selector_mismatch++; return; }
+    if (this.mtuGuard !== undefined) this.mtuGuard.inbound(inner);
     this.writeTun(c, inner);
   }
 
@@ -307,6 +312,7 @@ export class DataPlane {
       if (order[i]!.selectors.matchesOutbound(f)) { c = order[i]; break; }
     }
     if (c === undefined) { this.drops.no_policy++; return; }
+    if (this.mtuGuard !== undefined && !this.mtuGuard.outbound(pkt)) return; // too big: answered with ICMP
     const sa = c.outSa;
     const esp = sa.seal(pkt, f.version === 4 ? NEXT_HEADER_IPV4 : NEXT_HEADER_IPV6);
     if (!(esp instanceof Uint8Array)) {

@@ -13,6 +13,7 @@ import type { TunnelPolicy } from '../ike/policy.ts';
 import { logger, type Logger } from '../log.ts';
 import type { TunnelStatus } from '../cli/status-model.ts';
 import { DataPlane } from './dataplane.ts';
+import { MtuGuard } from './mtu-guard.ts';
 import { NatKeepalive } from './keepalive.ts';
 import { addRoutes, removeRoutes } from './routes.ts';
 import { UdpTransport } from './udp.ts';
@@ -24,6 +25,9 @@ export interface TunnelOptions {
   remote: string;
   tunName: string;
   tunMtu: number;
+  /** The largest inner packet the tunnel carries (tunnel-mtu.ts); default tunMtu. Larger DF packets
+   *  are answered with ICMP, SYNs' MSS clamped to fit. */
+  innerMtu?: number;
   remoteSubnets: string[];
   /** Source address for the box's own packets into the tunnel (its LAN address). */
   routeSrc?: string;
@@ -61,6 +65,7 @@ export class Tunnel extends EventEmitter<{ event: [IkeEvent] }> {
     this.udp = udp;
     const plane = new DataPlane({
       tun, udp, log: this.log.child('esp'),
+      mtuGuard: new MtuGuard({ mtu: this.opts.innerMtu ?? this.opts.tunMtu, reply: (p) => tun.write(p) }),
       onRekeyNeeded: (spi, why) => {
         this.log.info('rekey-needed', { spi: spi.toString('hex'), why });
         this.run(this.engine.rekeyChildNow(spi, Date.now()));
@@ -73,7 +78,7 @@ export class Tunnel extends EventEmitter<{ event: [IkeEvent] }> {
     tun.onError((e) => this.log.error('tun-read-failed', { code: e.code, reason: e.message }));
     tun.onPackets((batch) => plane.onTunPackets(batch));
     await addRoutes(tun.name, this.opts.remoteSubnets, this.opts.routeSrc ? { src: this.opts.routeSrc } : {});
-    this.log.info('started', { tun: tun.name, mtu: this.opts.tunMtu, remote: this.opts.remote, routes: this.opts.remoteSubnets.join(',') });
+    this.log.info('started', { tun: tun.name, mtu: this.opts.tunMtu, innerMtu: this.opts.innerMtu ?? this.opts.tunMtu, remote: this.opts.remote, routes: this.opts.remoteSubnets.join(',') });
     this.run(this.engine.start(Date.now()));
   }
 

@@ -78,7 +78,7 @@ test('unknown keys are errors with a did-you-mean', () => {
   hasIssue(errs, /^tunnel\.remoteSubnet: unknown field \(did you mean "remoteSubnets"\?\)/);
   hasIssue(errs, /^tunnel\.dpd_seconds: unknown field \(did you mean "dpdSeconds"\?\)/);
   hasIssue(errs, /^console\.baudrate: unknown field \(did you mean "baudRate"\?\)/);
-  hasIssue(errs, /^extra: unknown field; known fields here: device, lan, tunnel, health, console$/);
+  hasIssue(errs, /^extra: unknown field; known fields here: device, lan, tunnel, health, console, board$/);
   hasIssue(errs, /^health\.zzzzzz: unknown field; known fields/);
 });
 
