@@ -3,7 +3,8 @@
 // loopback (where the daemon runs) and mosquitto_sub subscribed from inside that namespace.
 // While traffic flows the health messages show the tunnel up with growing counters; when HQ
 // dies, DPD notices and a "tunnel-down" event with the reason follows; when HQ is back, so is
-// the tunnel. Every message is checked against docs/schemas.
+// the tunnel; when the daemon is killed, the broker publishes its last will. Every message is
+// checked against docs/schemas.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { requireEnv } from '../lib/netns.ts';
@@ -118,6 +119,14 @@ test('health from the daemon: tunnel up with growing counters, tunnel-down with 
     assertPing(topo.lanhost, ADDR.hqhost);
     validateAll(w);
     assert.doesNotMatch(d.output, /health: (health-failed|publish-failed|tls-files-unreadable)/);
+
+    // The daemon killed outright: the broker publishes its last will.
+    const beforeKill = w.messages.length;
+    d.proc.kill('SIGKILL');
+    const will = await w.waitFor((m) => m.topic === `outpost/${DEVICE}/status` && m.json?.state === 'offline', 'offline (last will)', { from: beforeKill });
+    assert.equal(will.json.reason, 'connection-lost');
+    assert.equal(will.json.startedAt, online.json.startedAt);
+    validateAll(w);
     t.diagnostic(`${w.on('health').length} health, ${evs.length} events received; dpd-timeout event ${(dpd.at - killedAt).toFixed(0)} ms after HQ was killed (DPD ${DPD_RANGE.min} s + retransmissions)`);
   } catch (e) {
     if (d) process.stderr.write(`--- outpost tail ---\n${d.tail(80)}\n`);
