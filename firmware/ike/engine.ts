@@ -109,6 +109,7 @@ export class IkeEngine implements EngineCore {
     } catch (err) {
       this.counters.malformed++;
       this.log.debug('malformed-message', { from: `${from.address}:${from.port}`, reason: (err as Error).message });
+      this.answerUnsupportedCritical(err, data, from, to);
       return this.flush();
     }
     const h = m.header;
@@ -578,6 +579,14 @@ export class IkeEngine implements EngineCore {
       child = [notify(err.notifyType, err.data)];
     }
     return { payloads: [...auth.payloads, ...child] };
+  }
+
+  /** An IKE_SA_INIT request with a critical payload we do not know gets UNSUPPORTED_CRITICAL_PAYLOAD (RFC 7296 2.5). */
+  private answerUnsupportedCritical(err: unknown, data: Buffer, from: Endpoint, to: Endpoint): void {
+    if (!isIkeDecodeError(err) || err.kind !== 'unsupported-critical' || data.length < 28) return;
+    const exchange = data[18], flags = data[19]!, messageId = data.readUInt32BE(20);
+    if (exchange !== ExchangeType.IKE_SA_INIT || (flags & 0x20) !== 0 || messageId !== 0) return;
+    this.act({ kind: 'send', from: to, to: from, data: encodeMessage({ spiI: Buffer.from(data.subarray(0, 8)), spiR: Buffer.alloc(8), exchangeType: ExchangeType.IKE_SA_INIT, initiator: false, response: true, messageId: 0 }, [notify(NotifyType.UNSUPPORTED_CRITICAL_PAYLOAD, err.data ?? Buffer.alloc(1))]) });
   }
 
   private onInitRequest(now: number, m: DecodedMessage, raw: Buffer, from: Endpoint, to: Endpoint): void {

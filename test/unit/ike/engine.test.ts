@@ -249,3 +249,34 @@ test('HQ deletes the only CHILD_SA but keeps the IKE SA: the initiator asks for 
   assert.ok(mirrored(p.a.children, p.b.children), 'a fresh pair');
   assert.notEqual([...p.a.children.keys()][0], before);
 });
+
+test('an IKE_SA_INIT request with an unknown critical payload is answered with UNSUPPORTED_CRITICAL_PAYLOAD', () => {
+  const p = new IkePair(policy(), hq());
+  let answered: Buffer | undefined;
+  p.filter = (d) => {
+    if (d.toSide === 'b') {
+      const m = decodeMessage(d.data);
+      if (m.header.exchangeType === ExchangeType.IKE_SA_INIT && !m.header.response) {
+        // Append an unknown payload (type 200) with the critical bit to the chain.
+        const chain = Buffer.from(d.data);
+        let pos = 28;
+        while (chain[pos] !== 0) pos += chain.readUInt16BE(pos + 2);
+        chain[pos] = 200;
+        const extra = Buffer.from([0, 0x80, 0, 8, 1, 2, 3, 4]);
+        const out = Buffer.concat([chain, extra]);
+        out.writeUInt32BE(out.length, 24);
+        const acts = p.b.engine.receive(p.now, out, d.from, d.to);
+        answered = (acts.find((a) => a.kind === 'send') as { data: Buffer } | undefined)?.data;
+        return false;
+      }
+    }
+    return true;
+  };
+  p.start();
+  assert.ok(answered, 'the responder answered');
+  const r = decodeMessage(answered!);
+  const n = r.payloads[0] as { notifyType: number; data: Buffer };
+  assert.equal(n.notifyType, 1);
+  assert.deepEqual([...n.data], [200]);
+  assert.equal(p.b.engine.ikeSas().length, 0, 'no state kept');
+});
