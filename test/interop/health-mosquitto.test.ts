@@ -16,7 +16,7 @@ import { HealthReporter, type HealthSource, type ReporterOptions } from '../../f
 import { setLogSink, type LogRecord } from '../../firmware/log.ts';
 import { requireEnv, waitForLine } from '../lib/netns.ts';
 import { Mosquitto, Watcher, type Received } from '../lib/mosquitto.ts';
-import { upModel } from '../unit/cli/fixtures.ts';
+import { downModel } from '../unit/cli/fixtures.ts';
 import { assertValid } from '../unit/health/schemas.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -31,7 +31,8 @@ class FakeDaemon extends EventEmitter<{ event: [DaemonEvent] }> implements Healt
     // Only tunnel.auth is read (for certificate files); the rest of the tunnel is not needed.
     this.config = { device: { id }, tunnel: { auth: { psk: 'not-a-real-psk' } } as HealthSource['config']['tunnel'], health };
   }
-  status() { return { ...upModel(), deviceId: this.config.device.id }; }
+  /** Down: an up tunnel would be reported as a tunnel-up event at start (seq 1). */
+  status() { return { ...downModel(), deviceId: this.config.device.id }; }
 }
 
 /** Log records from the in-process reporter, with waiters. */
