@@ -23,7 +23,9 @@ const common = {
 await build({ ...common, entryPoints: ['firmware/main.ts'], outfile: `${outdir}/outpost.mjs` });
 chmodSync(`${outdir}/outpost.mjs`, 0o755);
 
-const addon = 'board/tun/build/Release/outpost_tun.node';
-if (existsSync(addon)) copyFileSync(addon, `${outdir}/outpost_tun.node`);
-else console.warn(`build: ${addon} is missing (run npm run build:native); the bundle will not open TUN devices`);
+for (const [name, without] of [['outpost_tun', 'will not open TUN devices'], ['outpost_esp', 'will use the slower JavaScript ESP path']]) {
+  const addon = `board/tun/build/Release/${name}.node`;
+  if (existsSync(addon)) copyFileSync(addon, `${outdir}/${name}.node`);
+  else console.warn(`build: ${addon} is missing (run npm run build:native); the bundle ${without}`);
+}
 console.log(`build: ${outdir}/outpost.mjs`);

@@ -1,0 +1,1123 @@
+/* N-API binding for Outpost's native ESP fast path: a table of ESP SAs (esp_sa.c) and, once bound,
+ * the RFC 3948 UDP socket that carries them, integrated with Node's event loop.
+ *
+ * JavaScript sees one class, EspEngine (board/tun/esp.ts wraps it):
+ *   addSa(outbound, spi, alg, key, esn, window, maxPacket, softHi, softLo, nextHi, nextLo) -> id
+ *   removeSa(id) / setRemote(id, address, port) / saStats(id, Float64Array) -> bool
+ *   seal(id, inner, nh) -> Buffer | code     one packet (tests, and anything off the fast path)
+ *   open(id, esp, Int32Array[2]) -> Buffer | null
+ *   bind(address, port, rcvbuf, sndbuf) -> port
+ *   rxBuffer() / rxMeta()                     the receive arena and its per-datagram records
+ *   start(cb) / stop()                        cb(count) once per received batch (see on_readable)
+ *   sendTo(data, address, port) -> 0 | errno  one datagram (IKE, keepalives)
+ *   sealSend(packets, plan, n) -> sent        seal a batch and send it with sendmmsg
+ *   attachTun(fd)                             decrypted packets the callback accepts are written here
+ *   stats(Float64Array) / bufferSizes() / close()
+ *
+ * Policy stays in JavaScript: which SA a packet leaves by (the plan given to sealSend) and whether
+ * a decrypted packet may enter the LAN (the verdict the callback writes into the record). C does
+ * what costs per packet: the AEAD with a cipher context made once per SA, the replay window,
+ * recvmmsg/sendmmsg, and the TUN writes.
+ *
+ * Receiving: a uv_poll_t watches the non-blocking socket. At each wake-up up to RX_ROUNDS batches
+ * of RX_BATCH datagrams are read with recvmmsg into the arena (one 64 KiB slot each, so nothing is
+ * ever truncated), classified (ESP, IKE behind the non-ESP marker, keepalive, junk), ESP opened in
+ * place, and the batch handed to JavaScript in one call; accepted inner packets are then written
+ * to the TUN device. Packets the kernel dropped because the socket buffer was full are counted
+ * (SO_RXQ_OVFL). Memory is fixed at bind time: nothing here grows with traffic. */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <node_api.h>
+#include <uv.h>
+
+#include <openssl/crypto.h>
+
+#include "esp_sa.h"
+#include "tun_dev.h"
+
+#define MAX_SAS 1024
+#define RX_BATCH 64
+#define RX_ROUNDS 4
+#define RX_SLOT 65536
+#define TX_BATCH 256
+/* The send arena holds at least TX_BATCH full-MTU packets; a bigger one flushes early. */
+#define TX_ARENA ((size_t)TX_BATCH * 2048 + 65536 + ESP_OVERHEAD_MAX)
+
+/* Per-datagram record in rxMeta(): META_INTS int32 each. */
+#define META_INTS 12
+enum { M_KIND, M_SA, M_OFF, M_LEN, M_VERDICT, M_INFO, M_FAMILY, M_PORT, M_ADDR };
+enum {
+  K_NONE = 0,     /* handled here (keepalive, junk, a drop the SA counted) */
+  K_INNER = 1,    /* a decrypted inner packet: M_INFO = next header; JS sets M_VERDICT to 1 to write it */
+  K_DUMMY = 2,    /* an authentic dummy packet (next header 59) */
+  K_DROP = 3,     /* dropped by the SA: M_INFO = esp_open_result_t */
+  K_IKE = 4,      /* an IKE message (marker stripped) */
+  K_ESP_RAW = 5,  /* ESP for an SPI not in the table: left to JavaScript */
+};
+
+/* Engine counters, in the order stats() writes them (board/tun/esp.ts names them). */
+enum {
+  S_ESP_IN, S_IKE_IN, S_KEEPALIVES_IN, S_MALFORMED_IN, S_ESP_OUT, S_IKE_OUT, S_KEEPALIVES_OUT,
+  S_SEND_ERRORS, S_SEND_QUEUE_FULL, S_SOCKET_ERRORS, S_RX_OVERFLOW, S_RX_BATCHES, S_TX_BATCHES,
+  S_REKEY_EVENTS, S_LAST_SEND_ERRNO, S_LAST_TUN_ERRNO, S_COUNT
+};
+
+/* Per-SA stats, in the order saStats() writes them. */
+enum {
+  A_PACKETS_IN, A_BYTES_IN, A_PACKETS_OUT, A_BYTES_OUT, A_DUMMY_IN, A_DUMMY_OUT, A_REPLAY, A_AUTH_FAILED,
+  A_MALFORMED, A_BAD_PADDING, A_TOO_BIG, A_SEQ_EXHAUSTED, A_SEND_DROPPED, A_TUN_FULL, A_TUN_DOWN, A_TUN_ERROR,
+  A_REKEY_NEEDED, A_EXHAUSTED, A_LAST_SEQ_HI, A_LAST_SEQ_LO, A_UNKNOWN_SPI, A_COUNT
+};
+
+typedef struct {
+  int used;
+  uint32_t gen; /* bumped on removal: a stale id never finds the slot's next tenant */
+  esp_sa_t sa;
+  struct sockaddr_storage remote;
+  socklen_t remote_len;
+  uint64_t send_dropped, tun_full, tun_down, tun_error;
+} sa_slot_t;
+
+typedef struct {
+  napi_env env;
+  sa_slot_t *slots; /* MAX_SAS, allocated at the first addSa */
+  uint32_t last_in; /* slot of the last inbound SPI hit */
+  int fd;           /* UDP socket, -1 until bound and after close */
+  int family;
+  int tun_fd;       /* our dup of the TUN fd, -1 when none */
+  int closed;
+  int refs;
+  int poll_inited, polling, in_callback;
+  uv_poll_t poll;
+  napi_ref self, cb, rx_ab, meta_ta;
+  napi_async_context actx;
+  uint8_t *rx;   /* RX_BATCH * RX_SLOT, the backing store of rx_ab (owned by V8) */
+  int32_t *meta; /* RX_BATCH * META_INTS, backing store of meta_ta */
+  struct mmsghdr rx_msgs[RX_BATCH];
+  struct iovec rx_iov[RX_BATCH];
+  struct sockaddr_storage rx_names[RX_BATCH];
+  char rx_ctrl[RX_BATCH][CMSG_SPACE(sizeof(uint32_t))];
+  uint8_t *tx; /* TX_ARENA */
+  size_t tx_used;
+  unsigned tx_n;
+  struct mmsghdr tx_msgs[TX_BATCH];
+  struct iovec tx_iov[TX_BATCH];
+  uint32_t tx_sa[TX_BATCH];
+  double stats[S_COUNT];
+} engine_t;
+
+/* ---- errors (same shape as the TUN addon's) ------------------------------------------------ */
+
+static napi_value make_error(napi_env env, int err, const char *op) {
+  char msg[160];
+  snprintf(msg, sizeof msg, "%s: %s", op, strerror(err));
+  napi_value code, text, error, num, opv;
+  if (napi_create_string_utf8(env, tun_errno_name(err), NAPI_AUTO_LENGTH, &code) != napi_ok ||
+      napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &text) != napi_ok ||
+      napi_create_error(env, code, text, &error) != napi_ok || napi_create_int32(env, err, &num) != napi_ok ||
+      napi_set_named_property(env, error, "errno", num) != napi_ok ||
+      napi_create_string_utf8(env, op, NAPI_AUTO_LENGTH, &opv) != napi_ok ||
+      napi_set_named_property(env, error, "op", opv) != napi_ok)
+    return NULL;
+  return error;
+}
+
+static void throw_errno(napi_env env, int err, const char *op) {
+  napi_value error = make_error(env, err, op);
+  if (error != NULL) napi_throw(env, error);
+}
+
+static void throw_napi(napi_env env, const char *what) {
+  bool pending = false;
+  if (napi_is_exception_pending(env, &pending) == napi_ok && pending) return;
+  const napi_extended_error_info *info = NULL;
+  char msg[200];
+  snprintf(msg, sizeof msg, "outpost_esp: %s failed: %s", what,
+           napi_get_last_error_info(env, &info) == napi_ok && info && info->error_message ? info->error_message
+                                                                                          : "unknown N-API error");
+  napi_throw_error(env, "ERR_OUTPOST_ESP_NAPI", msg);
+}
+
+#define CHECK(call)                                                                            \
+  do {                                                                                         \
+    if ((call) != napi_ok) {                                                                   \
+      throw_napi(env, #call);                                                                  \
+      return NULL;                                                                             \
+    }                                                                                          \
+  } while (0)
+
+/* ---- SA table ---------------------------------------------------------------------------- */
+
+/* Ids are slot + 1 in the low 10 bits and the slot's generation above: never 0. */
+static inline uint32_t make_id(uint32_t slot, uint32_t gen) { return ((gen & 0x1fffff) << 10) | (slot + 1); }
+
+static sa_slot_t *slot_of(engine_t *e, uint32_t id) {
+  uint32_t s = (id & 0x3ff);
+  if (e->slots == NULL || s == 0 || s > MAX_SAS) return NULL;
+  sa_slot_t *sl = &e->slots[s - 1];
+  if (!sl->used || make_id(s - 1, sl->gen) != id) return NULL;
+  return sl;
+}
+
+static sa_slot_t *inbound_by_spi(engine_t *e, uint32_t spi) {
+  if (e->slots == NULL) return NULL;
+  sa_slot_t *last = &e->slots[e->last_in];
+  if (last->used && !last->sa.outbound && last->sa.spi == spi) return last;
+  for (uint32_t i = 0; i < MAX_SAS; i++) {
+    sa_slot_t *sl = &e->slots[i];
+    if (sl->used && !sl->sa.outbound && sl->sa.spi == spi) {
+      e->last_in = i;
+      return sl;
+    }
+  }
+  return NULL;
+}
+
+static void free_slot(sa_slot_t *sl) {
+  if (!sl->used) return;
+  esp_sa_free(&sl->sa);
+  sl->used = 0;
+  sl->gen++;
+}
+
+/* ---- lifetime ---------------------------------------------------------------------------- */
+
+static void release(engine_t *e) {
+  if (--e->refs > 0) return;
+  free(e->tx);
+  free(e->slots);
+  free(e);
+}
+
+static void on_poll_closed(uv_handle_t *h) { release((engine_t *)h->data); }
+
+static void stop_polling(napi_env env, engine_t *e) {
+  if (!e->polling) return;
+  e->polling = 0;
+  (void)uv_poll_stop(&e->poll);
+  (void)napi_delete_reference(env, e->cb);
+  (void)napi_delete_reference(env, e->self);
+  e->cb = e->self = NULL;
+  if (!e->in_callback) (void)napi_async_destroy(env, e->actx);
+  e->actx = NULL;
+}
+
+static void cleanup_hook(void *arg);
+
+static void close_impl(napi_env env, engine_t *e, int from_hook) {
+  if (e->closed) return;
+  e->closed = 1;
+  stop_polling(env, e);
+  if (e->poll_inited) {
+    e->poll_inited = 0;
+    uv_close((uv_handle_t *)&e->poll, on_poll_closed);
+  }
+  if (e->fd >= 0) (void)close(e->fd);
+  if (e->tun_fd >= 0) (void)close(e->tun_fd);
+  e->fd = e->tun_fd = -1;
+  if (e->slots)
+    for (uint32_t i = 0; i < MAX_SAS; i++) free_slot(&e->slots[i]);
+  /* The arena and records belong to V8; drop our hold on them (not from the teardown hook,
+   * where the environment may no longer take calls). */
+  if (!from_hook) {
+    if (e->rx_ab) (void)napi_delete_reference(env, e->rx_ab);
+    if (e->meta_ta) (void)napi_delete_reference(env, e->meta_ta);
+    (void)napi_remove_env_cleanup_hook(env, cleanup_hook, e);
+  }
+  e->rx_ab = e->meta_ta = NULL;
+  e->rx = NULL;
+  e->meta = NULL;
+}
+
+static void cleanup_hook(void *arg) {
+  engine_t *e = arg;
+  close_impl(e->env, e, 1);
+}
+
+static void finalize(napi_env env, void *data, void *hint) {
+  (void)hint;
+  engine_t *e = data;
+  close_impl(env, e, 0);
+  release(e);
+}
+
+/* ---- addresses --------------------------------------------------------------------------- */
+
+/* Parses "a.b.c.d" or an IPv6 address for a socket of `family` (IPv4 on an IPv6 socket becomes
+ * ::ffff:a.b.c.d). 0 or EINVAL. */
+static int parse_addr(int family, const char *s, int port, struct sockaddr_storage *ss, socklen_t *len) {
+  memset(ss, 0, sizeof *ss);
+  if (port < 0 || port > 65535) return EINVAL;
+  if (family == AF_INET) {
+    struct sockaddr_in *a = (struct sockaddr_in *)ss;
+    a->sin_family = AF_INET;
+    a->sin_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET, s, &a->sin_addr) != 1) return EINVAL;
+    *len = sizeof *a;
+    return 0;
+  }
+  struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+  a->sin6_family = AF_INET6;
+  a->sin6_port = htons((uint16_t)port);
+  if (inet_pton(AF_INET6, s, &a->sin6_addr) != 1) {
+    struct in_addr v4;
+    if (inet_pton(AF_INET, s, &v4) != 1) return EINVAL;
+    a->sin6_addr.s6_addr[10] = a->sin6_addr.s6_addr[11] = 0xff;
+    memcpy(&a->sin6_addr.s6_addr[12], &v4, 4);
+  }
+  *len = sizeof *a;
+  return 0;
+}
+
+/* The sender of a datagram into its record: family 4 or 6, port, address as big-endian words. */
+static void put_from(int32_t *m, const struct sockaddr_storage *ss) {
+  if (ss->ss_family == AF_INET) {
+    const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+    m[M_FAMILY] = 4;
+    m[M_PORT] = ntohs(a->sin_port);
+    m[M_ADDR] = (int32_t)ntohl(a->sin_addr.s_addr);
+    return;
+  }
+  const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+  m[M_FAMILY] = 6;
+  m[M_PORT] = ntohs(a->sin6_port);
+  for (int i = 0; i < 4; i++) {
+    uint32_t w;
+    memcpy(&w, &a->sin6_addr.s6_addr[4 * i], 4);
+    m[M_ADDR + i] = (int32_t)ntohl(w);
+  }
+}
+
+/* ---- sending ------------------------------------------------------------------------------ */
+
+static inline int send_would_block(int err) { return err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS; }
+
+/* Sends what sealSend queued. A refusal of one datagram (unreachable, too big) is counted and
+ * skipped; a full socket buffer drops the rest of the batch, counted per SA: never a wait. */
+static void tx_flush(engine_t *e) {
+  unsigned start = 0, n = e->tx_n;
+  if (n > 0) e->stats[S_TX_BATCHES]++;
+  while (start < n) {
+    int r = sendmmsg(e->fd, e->tx_msgs + start, n - start, MSG_DONTWAIT);
+    if (r > 0) {
+      e->stats[S_ESP_OUT] += r;
+      start += (unsigned)r;
+      continue;
+    }
+    int err = r < 0 ? errno : EAGAIN;
+    if (err == EINTR) continue;
+    if (send_would_block(err)) {
+      for (unsigned i = start; i < n; i++) {
+        sa_slot_t *sl = slot_of(e, e->tx_sa[i]);
+        if (sl) sl->send_dropped++;
+      }
+      e->stats[S_SEND_QUEUE_FULL] += n - start;
+      break;
+    }
+    e->stats[S_SEND_ERRORS]++;
+    e->stats[S_LAST_SEND_ERRNO] = err;
+    start++;
+  }
+  e->tx_n = 0;
+  e->tx_used = 0;
+}
+
+/* ---- receiving ---------------------------------------------------------------------------- */
+
+static void tun_write(engine_t *e, sa_slot_t *sl, const uint8_t *p, size_t len) {
+  for (;;) {
+    if (write(e->tun_fd, p, len) >= 0) return;
+    int err = errno;
+    if (err == EINTR) continue;
+    if (sl == NULL) return;
+    if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS) sl->tun_full++;
+    else if (err == EIO) sl->tun_down++;
+    else {
+      sl->tun_error++;
+      e->stats[S_LAST_TUN_ERRNO] = err;
+    }
+    return;
+  }
+}
+
+/* Classifies and opens one received datagram (RFC 3948 2.2), filling its record. Returns 1 when
+ * JavaScript needs to see it. */
+static int rx_one(engine_t *e, unsigned i, size_t n, int truncated) {
+  uint8_t *p = e->rx + (size_t)i * RX_SLOT;
+  int32_t *m = e->meta + (size_t)i * META_INTS;
+  memset(m, 0, META_INTS * sizeof *m);
+  m[M_OFF] = (int32_t)((size_t)i * RX_SLOT);
+  m[M_LEN] = (int32_t)n;
+  if (truncated || n == 0 || (n == 1 && p[0] != 0xff) || (n > 1 && n < 4)) {
+    e->stats[S_MALFORMED_IN]++;
+    return 0;
+  }
+  if (n == 1) {
+    e->stats[S_KEEPALIVES_IN]++;
+    return 0;
+  }
+  if ((p[0] | p[1] | p[2] | p[3]) == 0) {
+    if (n - 4 < 28) { /* shorter than an IKE header */
+      e->stats[S_MALFORMED_IN]++;
+      return 0;
+    }
+    e->stats[S_IKE_IN]++;
+    m[M_KIND] = K_IKE;
+    m[M_OFF] += 4;
+    m[M_LEN] = (int32_t)(n - 4);
+    put_from(m, &e->rx_names[i]);
+    return 1;
+  }
+  if (n < ESP_HEADER_BYTES) {
+    e->stats[S_MALFORMED_IN]++;
+    return 0;
+  }
+  e->stats[S_ESP_IN]++;
+  uint32_t spi = ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+  sa_slot_t *sl = inbound_by_spi(e, spi);
+  if (sl == NULL) {
+    m[M_KIND] = K_ESP_RAW;
+    put_from(m, &e->rx_names[i]);
+    return 1;
+  }
+  m[M_SA] = (int32_t)make_id((uint32_t)(sl - e->slots), sl->gen);
+  size_t off = 0, len = 0;
+  int nh = 0, was_needed = sl->sa.rekey_needed;
+  esp_open_result_t r = esp_sa_open(&sl->sa, p, n, &off, &len, &nh);
+  if (!was_needed && sl->sa.rekey_needed) e->stats[S_REKEY_EVENTS]++;
+  if (r == ESP_OPEN_PACKET) {
+    m[M_KIND] = K_INNER;
+    m[M_OFF] += (int32_t)off;
+    m[M_LEN] = (int32_t)len;
+    m[M_INFO] = nh;
+    return 1;
+  }
+  if (r == ESP_OPEN_DUMMY) {
+    m[M_KIND] = K_DUMMY;
+    return 1;
+  }
+  m[M_KIND] = K_DROP;
+  m[M_INFO] = (int32_t)r;
+  return 0;
+}
+
+static int rx_batch(engine_t *e) {
+  for (unsigned i = 0; i < RX_BATCH; i++) {
+    e->rx_msgs[i].msg_hdr.msg_namelen = sizeof e->rx_names[i];
+    e->rx_msgs[i].msg_hdr.msg_controllen = sizeof e->rx_ctrl[i];
+    e->rx_msgs[i].msg_hdr.msg_flags = 0;
+  }
+  for (;;) {
+    int n = recvmmsg(e->fd, e->rx_msgs, RX_BATCH, MSG_DONTWAIT, NULL);
+    if (n >= 0 || errno != EINTR) return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : n;
+  }
+}
+
+/* Calls cb(count) with the records of this batch; returns 0 when the engine was closed meanwhile. */
+static int call_js(engine_t *e, unsigned count) {
+  napi_env env = e->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return 0;
+  e->in_callback = 1;
+  napi_async_context actx = e->actx;
+  napi_value argv[1], cb, recv;
+  napi_status s = napi_pending_exception;
+  if (napi_get_global(env, &recv) == napi_ok && napi_get_reference_value(env, e->cb, &cb) == napi_ok &&
+      napi_create_uint32(env, count, &argv[0]) == napi_ok)
+    s = napi_make_callback(env, actx, recv, cb, 1, argv, NULL);
+  else
+    throw_napi(env, "delivering datagrams");
+  e->in_callback = 0;
+  if (e->actx != actx) (void)napi_async_destroy(env, actx); /* polling stopped meanwhile */
+  if (s == napi_pending_exception) {
+    napi_value exc;
+    if (napi_get_and_clear_last_exception(env, &exc) == napi_ok) (void)napi_fatal_exception(env, exc);
+  }
+  (void)napi_close_handle_scope(env, scope);
+  return e->polling && !e->closed;
+}
+
+static void on_readable(uv_poll_t *h, int status, int events) {
+  (void)events;
+  engine_t *e = h->data;
+  if (!e->polling) return;
+  if (status < 0) {
+    e->stats[S_SOCKET_ERRORS]++;
+    return;
+  }
+  for (int round = 0; round < RX_ROUNDS; round++) {
+    int n = rx_batch(e);
+    if (n < 0) {
+      e->stats[S_SOCKET_ERRORS]++; /* ICMP errors queued on the socket and the like: not fatal */
+      return;
+    }
+    if (n == 0) return;
+    e->stats[S_RX_BATCHES]++;
+    int need_js = 0;
+    for (unsigned i = 0; i < (unsigned)n; i++) {
+      struct msghdr *mh = &e->rx_msgs[i].msg_hdr;
+      for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c != NULL; c = CMSG_NXTHDR(mh, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
+          uint32_t dropped;
+          memcpy(&dropped, CMSG_DATA(c), sizeof dropped);
+          if (dropped > e->stats[S_RX_OVERFLOW]) e->stats[S_RX_OVERFLOW] = dropped; /* cumulative in the kernel */
+        }
+      }
+      need_js |= rx_one(e, i, e->rx_msgs[i].msg_len, (mh->msg_flags & MSG_TRUNC) != 0);
+    }
+    if (need_js && !call_js(e, (unsigned)n)) return;
+    if (e->tun_fd >= 0) {
+      for (unsigned i = 0; i < (unsigned)n; i++) {
+        int32_t *m = e->meta + (size_t)i * META_INTS;
+        if (m[M_KIND] != K_INNER || m[M_VERDICT] != 1) continue;
+        tun_write(e, slot_of(e, (uint32_t)m[M_SA]), e->rx + m[M_OFF], (size_t)m[M_LEN]);
+      }
+    }
+    if (n < RX_BATCH) return;
+  }
+}
+
+/* ---- methods ------------------------------------------------------------------------------ */
+
+static engine_t *this_engine(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv, napi_value *self,
+                             int need_open) {
+  napi_value me;
+  void *data = NULL;
+  if (napi_get_cb_info(env, info, argc, argv, &me, NULL) != napi_ok || napi_unwrap(env, me, &data) != napi_ok) {
+    throw_napi(env, "unwrap");
+    return NULL;
+  }
+  if (self) *self = me;
+  engine_t *e = data;
+  if (need_open && e->closed) {
+    throw_errno(env, EBADF, "closed");
+    return NULL;
+  }
+  return e;
+}
+
+static int get_bytes(napi_env env, napi_value v, uint8_t **data, size_t *len) {
+  bool is_ta = false;
+  napi_typedarray_type type;
+  void *d = NULL;
+  if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta ||
+      napi_get_typedarray_info(env, v, &type, len, &d, NULL, NULL) != napi_ok || type != napi_uint8_array) {
+    napi_throw_type_error(env, NULL, "expected a Uint8Array or Buffer");
+    return 0;
+  }
+  *data = d;
+  return 1;
+}
+
+static napi_value js_new(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  napi_value me;
+  CHECK(napi_get_cb_info(env, info, &argc, NULL, &me, NULL));
+  engine_t *e = calloc(1, sizeof *e);
+  if (e == NULL) {
+    throw_errno(env, ENOMEM, "calloc");
+    return NULL;
+  }
+  e->env = env;
+  e->fd = e->tun_fd = -1;
+  e->refs = 1;
+  if (napi_wrap(env, me, e, finalize, NULL, NULL) != napi_ok) {
+    free(e);
+    throw_napi(env, "napi_wrap");
+    return NULL;
+  }
+  CHECK(napi_add_env_cleanup_hook(env, cleanup_hook, e));
+  return me;
+}
+
+static napi_value js_add_sa(napi_env env, napi_callback_info info) {
+  size_t argc = 11;
+  napi_value argv[11], result;
+  engine_t *e = this_engine(env, info, &argc, argv, NULL, 1);
+  if (e == NULL) return NULL;
+  if (argc < 11) {
+    napi_throw_type_error(env, NULL, "addSa: 11 arguments");
+    return NULL;
+  }
+  bool outbound, esn;
+  uint32_t spi, alg, window, max_packet, soft_hi, soft_lo, next_hi, next_lo;
+  uint8_t *key;
+  size_t key_len;
+  CHECK(napi_get_value_bool(env, argv[0], &outbound));
+  CHECK(napi_get_value_uint32(env, argv[1], &spi));
+  CHECK(napi_get_value_uint32(env, argv[2], &alg));
+  if (!get_bytes(env, argv[3], &key, &key_len)) return NULL;
+  CHECK(napi_get_value_bool(env, argv[4], &esn));
+  CHECK(napi_get_value_uint32(env, argv[5], &window));
+  CHECK(napi_get_value_uint32(env, argv[6], &max_packet));
+  CHECK(napi_get_value_uint32(env, argv[7], &soft_hi));
+  CHECK(napi_get_value_uint32(env, argv[8], &soft_lo));
+  CHECK(napi_get_value_uint32(env, argv[9], &next_hi));
+  CHECK(napi_get_value_uint32(env, argv[10], &next_lo));
+  if (e->slots == NULL && (e->slots = calloc(MAX_SAS, sizeof *e->slots)) == NULL) {
+    throw_errno(env, ENOMEM, "calloc");
+    return NULL;
+  }
+  uint32_t s = 0;
+  while (s < MAX_SAS && e->slots[s].used) s++;
+  if (s == MAX_SAS) {
+    throw_errno(env, ENOSPC, "addSa");
+    return NULL;
+  }
+  esp_sa_params_t p = {
+      .spi = spi, .outbound = outbound, .esn = esn, .alg = (esp_alg_t)alg, .key = key, .key_len = key_len,
+      .replay_window = window, .max_packet = max_packet,
+      .soft_limit = ((uint64_t)soft_hi << 32) | soft_lo, .next_seq = ((uint64_t)next_hi << 32) | next_lo,
+  };
+  sa_slot_t *sl = &e->slots[s];
+  int err = esp_sa_init(&sl->sa, &p);
+  if (err) {
+    throw_errno(env, err, "addSa");
+    return NULL;
+  }
+  sl->used = 1;
+  sl->remote_len = 0;
+  sl->send_dropped = sl->tun_full = sl->tun_down = sl->tun_error = 0;
+  CHECK(napi_create_uint32(env, make_id(s, sl->gen), &result));
+  return result;
+}
+
+static napi_value js_remove_sa(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], result;
+  engine_t *e = this_engine(env, info, &argc, argv, NULL, 0);
+  if (e == NULL) return NULL;
+  uint32_t id = 0;
+  CHECK(napi_get_value_uint32(env, argv[0], &id));
+  sa_slot_t *sl = slot_of(e, id);
+  if (sl) free_slot(sl);
+  CHECK(napi_get_boolean(env, sl != NULL, &result));
+  return result;
+}
+
+static napi_value js_set_remote(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  engine_t *e = this_engine(env, info, &argc, argv, NULL, 1);
+  if (e == NULL) return NULL;
+  uint32_t id = 0;
+  int32_t port = 0;
+  char addr[64];
+  size_t len = 0;
+  CHECK(napi_get_value_uint32(env, argv[0], &id));
+  CHECK(napi_get_value_string_utf8(env, argv[1], addr, sizeof addr, &len));
+  CHECK(napi_get_value_int32(env, argv[2], &port));
+  sa_slot_t *sl = slot_of(e, id);
+  if (sl == NULL) {
+    throw_errno(env, ENOENT, "setRemote");
+    return NULL;
+  }
+  int err = parse_addr(e->family ? e->family : AF_INET, addr, port, &sl->remote, &sl->remote_len);
+  if (err) {
+    sl->remote_len = 0;
+    throw_errno(env, err, "setRemote");
+  }
+  return NULL;
+}
+
+static napi_value js_sa_stats(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], result;
+  engine_t *e = this_engine(env, info, &argc, argv, NULL, 0);
+  if (e == NULL) return NULL;
+  uint32_t id = 0;
+  CHECK(napi_get_value_uint32(env, argv[0], &id));
+  napi_typedarray_type type;
+  size_t len = 0;
+  void *data = NULL;
+  CHECK(napi_get_typedarray_info(env, argv[1], &type, &len, &data, NULL, NULL));
+  sa_slot_t *sl = slot_of(e, id);
+  if (sl && type == napi_float64_array && len >= A_COUNT) {
+    double *o = data;
+    const esp_sa_counters_t *c = &sl->sa.c;
+    o[A_PACKETS_IN] = (double)c->packets_in;
+    o[A_BYTES_IN] = (double)c->bytes_in;
+    o[A_PACKETS_OUT] = (double)c->packets_out;
+    o[A_BYTES_OUT] = (double)c->bytes_out;
+    o[A_DUMMY_IN] = (double)c->dummy_in;
+    o[A_DUMMY_OUT] = (double)c->dummy_out;
+    o[A_REPLAY] = (double)c->replay;
+    o[A_AUTH_FAILED] = (double)c->auth_failed;
+    o[A_MALFORMED] = (double)c->malformed;
+    o[A_BAD_PADDING] = (double)c->bad_padding;
+    o[A_TOO_BIG] = (double)c->too_big;
+    o[A_SEQ_EXHAUSTED] = (double)c->seq_exhausted;
+    o[A_SEND_DROPPED] = (double)sl->send_dropped;
+    o[A_TUN_FULL] = (double)sl->tun_full;
+    o[A_TUN_DOWN] = (double)sl->tun_down;
+    o[A_TUN_ERROR] = (double)sl->tun_error;
+    o[A_REKEY_NEEDED] = sl->sa.rekey_needed;
+    o[A_EXHAUSTED] = sl->sa.exhausted;
+    uint64_t last = esp_sa_last_seq(&sl->sa);
+    o[A_LAST_SEQ_HI] = (double)(last >> 32);
+    o[A_LAST_SEQ_LO] = (double)(last & 0xffffffffu);
+    o[A_UNKNOWN_SPI] = (double)c->unknown_spi;
+  }
+  CHECK(napi_get_boolean(env, sl != NULL && type == napi_float64_array && len >= A_COUNT, &result));
+  return result;
+}
+
+static napi_value js_seal(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3], result;
+  engine_t *e = this_engine(env, info, &argc, argv, NULL, 1);
+  if (e == NULL) return NULL;
+  uint32_t id = 0;
+  int32_t nh = 0;
+  uint8_t *inner;
+  size_t len;
+  CHECK(napi_get_value_uint32(env, argv[0], &id));
+  if (!get_bytes(env, argv[1], &inner, &len)) return NULL;
+  CHECK(napi_get_value_int32(env, argv[2], &nh));
+  sa_slot_t *sl = slot_of(e, id);
+  if (sl == NULL || !sl->sa.outbound) {
+    throw_errno(env, ENOENT, "seal");
+    return NULL;
+  }
+  /* A packet that will be refused (exhausted, too big) gets no buffer: esp_sa_seal refuses it
+   * before looking at the output. */
+  void *out = NULL;
+  size_t cap = esp_packet_bytes(len), out_len = 0;
+  if (sl->sa.exhausted || cap > sl->sa.max_packet) cap = 0;
+  else CHECK(napi_create_buffer(env, cap, &out, &result));
+  int was_needed = sl->sa.rekey_needed;
+  esp_seal_result_t r = esp_sa_seal(&sl->sa, inner, len, nh, out, cap, &out_len);
+  if (!was_needed && sl->sa.rekey_needed) e->stats[S_REKEY_EVENTS]++;
+  if (r != ESP_SEAL_OK) CHECK(napi_create_int32(env, (int32_t)r, &result));
+  return result;
+}
+
+static napi_value js_open(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3], result;
+  engine_t *e = this_engine(env, info, &argc, argv, NULL, 1);
+  if (e == NULL) return NULL;
+  uint32_t id = 0;
+  uint8_t *esp;
+  size_t len;
+  CHECK(napi_get_value_uint32(env, argv[0], &id));
+  if (!get_bytes(env, argv[1], &esp, &len)) return NULL;
+  napi_typedarray_type type;
+  size_t olen = 0;
+  void *odata = NULL;
+  CHECK(napi_get_typedarray_info(env, argv[2], &type, &olen, &odata, NULL, NULL));
+  if (type != napi_int32_array || olen < 2) {
+    napi_throw_type_error(env, NULL, "open: out must be an Int32Array of 2");
+    return NULL;
+  }
+  int32_t *o = odata;
+  sa_slot_t *sl = slot_of(e, id);
+  if (sl == NULL || sl->sa.outbound) {
+    throw_errno(env, ENOENT, "open");
+    return NULL;
+  }
+  /* Decrypts in place, so on a copy: the caller's packet stays as it was. */
+  uint8_t *copy = malloc(len ? len : 1);
+  if (copy == NULL) {
+    throw_errno(env, ENOMEM, "malloc");
+    return NULL;
+  }
+  memcpy(copy, esp, len);
+  size_t off = 0, ilen = 0;
+  int nh = 0, was_needed = sl->sa.rekey_needed;
+  esp_open_result_t r = esp_sa_open(&sl->sa, copy, len, &off, &ilen, &nh);
+  if (!was_needed && sl->sa.rekey_needed) e->stats[S_REKEY_EVENTS]++;
+  o[0] = (int32_t)r;
+  o[1] = nh;
+  napi_status s = r == ESP_OPEN_PACKET ? napi_create_buffer_copy(env, ilen, copy + off, NULL, &result) : napi_get_null(env, &result);
+  OPENSSL_cleanse(copy, len);
+  free(copy);
+  CHECK(s);
+  return result;
+}
+
+static napi_value js_bind(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4], me, result;
+  engine_t *e = this_engine(env, info, &argc, argv, &me, 1);
+  if (e == NULL) return NULL;
+  if (e->fd >= 0) {
+    throw_errno(env, EISCONN, "bind");
+    return NULL;
+  }
+  char addr[64];
+  size_t len = 0;
+  int32_t port = 0, rcvbuf = 0, sndbuf = 0;
+  CHECK(napi_get_value_string_utf8(env, argv[0], addr, sizeof addr, &len));
+  CHECK(napi_get_value_int32(env, argv[1], &port));
+  CHECK(napi_get_value_int32(env, argv[2], &rcvbuf));
+  CHECK(napi_get_value_int32(env, argv[3], &sndbuf));
+  struct sockaddr_storage ss;
+  socklen_t sl = 0;
+  int family = strchr(addr, ':') ? AF_INET6 : AF_INET;
+  if (parse_addr(family, addr, port, &ss, &sl)) {
+    throw_errno(env, EINVAL, "address");
+    return NULL;
+  }
+  /* The arena and records first: a bound socket is never left without them. */
+  if (e->tx == NULL && (e->tx = malloc(TX_ARENA)) == NULL) {
+    throw_errno(env, ENOMEM, "malloc");
+    return NULL;
+  }
+  napi_value ab, mab, mta;
+  void *rx = NULL, *meta = NULL;
+  CHECK(napi_create_arraybuffer(env, (size_t)RX_BATCH * RX_SLOT, &rx, &ab));
+  CHECK(napi_create_arraybuffer(env, (size_t)RX_BATCH * META_INTS * sizeof(int32_t), &meta, &mab));
+  CHECK(napi_create_typedarray(env, napi_int32_array, (size_t)RX_BATCH * META_INTS, mab, 0, &mta));
+
+  int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    throw_errno(env, errno, "socket");
+    return NULL;
+  }
+  int one = 1;
+  const char *op = "setsockopt";
+  int err = 0;
+  if (family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) < 0) err = errno;
+  /* As root the buffers may exceed net.core.[rw]mem_max (FORCE); otherwise they are capped. */
+  if (!err && rcvbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) < 0 &&
+      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf) < 0)
+    err = errno;
+  if (!err && sndbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof sndbuf) < 0 &&
+      setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf) < 0)
+    err = errno;
+  (void)setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one); /* a count only: optional */
+  if (!err && bind(fd, (struct sockaddr *)&ss, sl) < 0) {
+    err = errno;
+    op = "bind";
+  }
+  struct sockaddr_storage bound;
+  socklen_t blen = sizeof bound;
+  if (!err && getsockname(fd, (struct sockaddr *)&bound, &blen) < 0) {
+    err = errno;
+    op = "getsockname";
+  }
+  if (err) {
+    (void)close(fd);
+    throw_errno(env, err, op);
+    return NULL;
+  }
+  if (napi_create_reference(env, ab, 1, &e->rx_ab) != napi_ok ||
+      napi_create_reference(env, mta, 1, &e->meta_ta) != napi_ok) {
+    (void)close(fd);
+    throw_napi(env, "bind");
+    return NULL;
+  }
+  e->fd = fd;
+  e->family = family;
+  e->rx = rx;
+  e->meta = meta;
+  for (unsigned i = 0; i < RX_BATCH; i++) {
+    e->rx_iov[i].iov_base = e->rx + (size_t)i * RX_SLOT;
+    e->rx_iov[i].iov_len = RX_SLOT;
+    struct msghdr *mh = &e->rx_msgs[i].msg_hdr;
+    memset(mh, 0, sizeof *mh);
+    mh->msg_iov = &e->rx_iov[i];
+    mh->msg_iovlen = 1;
+    mh->msg_name = &e->rx_names[i];
+    mh->msg_control = e->rx_ctrl[i];
+  }
+  int bound_port = family == AF_INET ? ntohs(((struct sockaddr_in *)&bound)->sin_port)
+                                     : ntohs(((struct sockaddr_in6 *)&bound)->sin6_port);
+  CHECK(napi_create_int32(env, bound_port, &result));
+  return result;
+}
+
+static napi_value js_rx_buffer(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  napi_value result;
+  engine_t *e = this_engine(env, info, &argc, NULL, NULL, 1);
+  if (e == NULL) return NULL;
+  if (e->rx_ab == NULL) {
+    throw_errno(env, ENOTCONN, "rxBuffer");
+    return NULL;
+  }
+  CHECK(napi_get_reference_value(env, e->rx_ab, &result));
+  return result;
+}
+
+static napi_value js_rx_meta(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  napi_value result;
+  engine_t *e = this_engine(env, info, &argc, NULL, NULL, 1);
+  if (e == NULL) return NULL;
+  if (e->meta_ta == NULL) {
+    throw_errno(env, ENOTCONN, "rxMeta");
+    return NULL;
+  }
+  CHECK(napi_get_reference_value(env, e->meta_ta, &result));
+  return result;
+}
+
+static napi_value js_start(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], me;
+  engine_t *e = this_engine(env, info, &argc, argv, &me, 1);
+  if (e == NULL) return NULL;
+  napi_valuetype type;
+  if (argc < 1 || napi_typeof(env, argv[0], &type) != napi_ok || type != napi_function) {
+    napi_throw_type_error(env, NULL, "start(cb): cb must be a function");
+    return NULL;
+  }
+  if (e->fd < 0) {
+    throw_errno(env, ENOTCONN, "start");
+    return NULL;
+  }
+  if (e->polling) {
+    napi_ref cb;
+    CHECK(napi_create_reference(env, argv[0], 1, &cb));
+    (void)napi_delete_reference(env, e->cb);
+    e->cb = cb;
+    return NULL;
+  }
+  uv_loop_t *loop;
+  CHECK(napi_get_uv_event_loop(env, &loop));
+  if (!e->poll_inited) {
+    int r = uv_poll_init(loop, &e->poll, e->fd);
+    if (r < 0) {
+      throw_errno(env, -r, "uv_poll_init");
+      return NULL;
+    }
+    e->poll.data = e;
+    e->poll_inited = 1;
+    e->refs++; /* released by on_poll_closed */
+  }
+  napi_value resource, rname;
+  napi_ref cb = NULL, self = NULL;
+  napi_async_context actx = NULL;
+  int r = 0;
+  int refs_ok = napi_create_object(env, &resource) == napi_ok &&
+                napi_create_string_utf8(env, "OutpostEsp", NAPI_AUTO_LENGTH, &rname) == napi_ok &&
+                napi_async_init(env, resource, rname, &actx) == napi_ok &&
+                napi_create_reference(env, argv[0], 1, &cb) == napi_ok &&
+                napi_create_reference(env, me, 1, &self) == napi_ok;
+  if (refs_ok && (r = uv_poll_start(&e->poll, UV_READABLE, on_readable)) == 0) {
+    e->cb = cb;
+    e->self = self;
+    e->actx = actx;
+    e->polling = 1;
+    return NULL;
+  }
+  if (self) (void)napi_delete_reference(env, self);
+  if (cb) (void)napi_delete_reference(env, cb);
+  if (actx) (void)napi_async_destroy(env, actx);
+  if (refs_ok) throw_errno(env, -r, "uv_poll_start");
+  else throw_napi(env, "start");
+  return NULL;
+}
+
+static napi_value js_stop(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  engine_t *e = this_engine(env, info, &argc, NULL, NULL, 0);
+  if (e != NULL) stop_polling(env, e);
+  return NULL;
+}
+
+static napi_value js_close(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  engine_t *e = this_engine(env, info, &argc, NULL, NULL, 0);
+  if (e != NULL) close_impl(env, e, 0);
+  return NULL;
+}
+
+/* One datagram now: 0 sent, else the errno (EAGAIN and ENOBUFS: no room, a drop). */
+static napi_value js_send_to(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3], result;
+  engine_t *e = this_engine(env, info, &argc, argv, NULL, 1);
+  if (e == NULL) return NULL;
+  uint8_t *data;
+  size_t len;
+  char addr[64];
+  size_t alen = 0;
+  int32_t port = 0;
+  if (!get_bytes(env, argv[0], &data, &len)) return NULL;
+  CHECK(napi_get_value_string_utf8(env, argv[1], addr, sizeof addr, &alen));
+  CHECK(napi_get_value_int32(env, argv[2], &port));
+  int err = 0;
+  struct sockaddr_storage ss;
+  socklen_t sl = 0;
+  if (e->fd < 0) err = ENOTCONN;
+  else if (parse_addr(e->family, addr, port, &ss, &sl)) err = EINVAL;
+  else {
+    while (sendto(e->fd, data, len, MSG_DONTWAIT, (struct sockaddr *)&ss, sl) < 0) {
+      if (errno == EINTR) continue;
+      err = errno;
+      break;
+    }
+  }
+  CHECK(napi_create_int32(env, err, &result));
+  return result;
+}
+
+/* sealSend(packets, plan, n): plan[2i] is the outbound SA id for packets[i] (0: skip it),
+ * plan[2i+1] its next header. Seals into the send arena and sends with sendmmsg, flushing when
+ * the arena or the batch is full. Returns how many datagrams were queued for sending; refusals
+ * are counted per SA (too_big, seq_exhausted, send_dropped) and in the engine's stats. */
+static napi_value js_seal_send(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3], result;
+  engine_t *e = this_engine(env, info, &argc, argv, NULL, 1);
+  if (e == NULL) return NULL;
+  if (e->fd < 0) {
+    throw_errno(env, ENOTCONN, "sealSend");
+    return NULL;
+  }
+  uint32_t n = 0, plen = 0;
+  napi_typedarray_type type;
+  size_t tlen = 0;
+  void *pdata = NULL;
+  CHECK(napi_get_typedarray_info(env, argv[1], &type, &tlen, &pdata, NULL, NULL));
+  CHECK(napi_get_value_uint32(env, argv[2], &n));
+  CHECK(napi_get_array_length(env, argv[0], &plen));
+  if (type != napi_int32_array || tlen < 2 * (size_t)n || plen < n) {
+    napi_throw_range_error(env, NULL, "sealSend: plan must hold 2 ints per packet");
+    return NULL;
+  }
+  const int32_t *plan = pdata;
+  uint32_t queued = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    uint32_t id = (uint32_t)plan[2 * i];
+    if (id == 0) continue;
+    sa_slot_t *sl = slot_of(e, id);
+    if (sl == NULL || !sl->sa.outbound) continue;
+    napi_value pv;
+    uint8_t *inner;
+    size_t len;
+    CHECK(napi_get_element(env, argv[0], i, &pv));
+    if (!get_bytes(env, pv, &inner, &len)) return NULL;
+    size_t need = esp_packet_bytes(len);
+    int will_seal = !sl->sa.exhausted && need <= sl->sa.max_packet; /* else refused and counted below */
+    if (will_seal && (e->tx_n == TX_BATCH || TX_ARENA - e->tx_used < need)) tx_flush(e);
+    if (sl->remote_len == 0) { /* no peer address yet: nowhere to send */
+      sl->send_dropped++;
+      continue;
+    }
+    uint8_t *out = e->tx + e->tx_used;
+    size_t out_len = 0;
+    int was_needed = sl->sa.rekey_needed;
+    esp_seal_result_t r = esp_sa_seal(&sl->sa, inner, len, plan[2 * i + 1], out, TX_ARENA - e->tx_used, &out_len);
+    if (!was_needed && sl->sa.rekey_needed) e->stats[S_REKEY_EVENTS]++;
+    if (r != ESP_SEAL_OK) continue;
+    unsigned k = e->tx_n++;
+    e->tx_iov[k].iov_base = out;
+    e->tx_iov[k].iov_len = out_len;
+    struct msghdr *mh = &e->tx_msgs[k].msg_hdr;
+    memset(mh, 0, sizeof *mh);
+    mh->msg_iov = &e->tx_iov[k];
+    mh->msg_iovlen = 1;
+    mh->msg_name = &sl->remote;
+    mh->msg_namelen = sl->remote_len;
+    e->tx_sa[k] = id;
+    e->tx_used += (out_len + 15) & ~(size_t)15;
+    queued++;
+  }
+  tx_flush(e);
+  CHECK(napi_create_uint32(env, queued, &result));
+  return result;
+}
+
+static napi_value js_attach_tun(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  engine_t *e = this_engine(env, info, &argc, argv, NULL, 1);
+  if (e == NULL) return NULL;
+  int32_t fd = -1;
+  CHECK(napi_get_value_int32(env, argv[0], &fd));
+  /* Our own descriptor: the TUN device may close its fd first without us writing to a number
+   * that another file got meanwhile. */
+  int mine = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
+  if (mine < 0) {
+    throw_errno(env, fd < 0 ? EBADF : errno, "attachTun");
+    return NULL;
+  }
+  if (e->tun_fd >= 0) (void)close(e->tun_fd);
+  e->tun_fd = mine;
+  return NULL;
+}
+
+static napi_value js_stats(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  engine_t *e = this_engine(env, info, &argc, argv, NULL, 0);
+  if (e == NULL) return NULL;
+  napi_typedarray_type type;
+  size_t len = 0;
+  void *data = NULL;
+  CHECK(napi_get_typedarray_info(env, argv[0], &type, &len, &data, NULL, NULL));
+  if (type != napi_float64_array || len < S_COUNT) {
+    napi_throw_range_error(env, NULL, "stats: a Float64Array of at least STATS_COUNT");
+    return NULL;
+  }
+  memcpy(data, e->stats, sizeof e->stats);
+  return NULL;
+}
+
+static napi_value js_buffer_sizes(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  napi_value result, v;
+  engine_t *e = this_engine(env, info, &argc, NULL, NULL, 1);
+  if (e == NULL) return NULL;
+  int sizes[2] = {0, 0};
+  socklen_t l = sizeof(int);
+  if (e->fd >= 0) {
+    (void)getsockopt(e->fd, SOL_SOCKET, SO_RCVBUF, &sizes[0], &l);
+    l = sizeof(int);
+    (void)getsockopt(e->fd, SOL_SOCKET, SO_SNDBUF, &sizes[1], &l);
+  }
+  CHECK(napi_create_array_with_length(env, 2, &result));
+  for (uint32_t i = 0; i < 2; i++) {
+    CHECK(napi_create_int32(env, sizes[i], &v));
+    CHECK(napi_set_element(env, result, i, v));
+  }
+  return result;
+}
+
+NAPI_MODULE_INIT() {
+  napi_property_descriptor methods[] = {
+      {"addSa", NULL, js_add_sa, NULL, NULL, NULL, napi_default, NULL},
+      {"removeSa", NULL, js_remove_sa, NULL, NULL, NULL, napi_default, NULL},
+      {"setRemote", NULL, js_set_remote, NULL, NULL, NULL, napi_default, NULL},
+      {"saStats", NULL, js_sa_stats, NULL, NULL, NULL, napi_default, NULL},
+      {"seal", NULL, js_seal, NULL, NULL, NULL, napi_default, NULL},
+      {"open", NULL, js_open, NULL, NULL, NULL, napi_default, NULL},
+      {"bind", NULL, js_bind, NULL, NULL, NULL, napi_default, NULL},
+      {"rxBuffer", NULL, js_rx_buffer, NULL, NULL, NULL, napi_default, NULL},
+      {"rxMeta", NULL, js_rx_meta, NULL, NULL, NULL, napi_default, NULL},
+      {"start", NULL, js_start, NULL, NULL, NULL, napi_default, NULL},
+      {"stop", NULL, js_stop, NULL, NULL, NULL, napi_default, NULL},
+      {"sendTo", NULL, js_send_to, NULL, NULL, NULL, napi_default, NULL},
+      {"sealSend", NULL, js_seal_send, NULL, NULL, NULL, napi_default, NULL},
+      {"attachTun", NULL, js_attach_tun, NULL, NULL, NULL, napi_default, NULL},
+      {"stats", NULL, js_stats, NULL, NULL, NULL, napi_default, NULL},
+      {"bufferSizes", NULL, js_buffer_sizes, NULL, NULL, NULL, napi_default, NULL},
+      {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_value cls, v;
+  CHECK(napi_define_class(env, "EspEngine", NAPI_AUTO_LENGTH, js_new, NULL, sizeof methods / sizeof methods[0],
+                          methods, &cls));
+  CHECK(napi_set_named_property(env, exports, "EspEngine", cls));
+  const struct { const char *name; uint32_t value; } consts[] = {
+      {"META_INTS", META_INTS}, {"RX_BATCH", RX_BATCH}, {"RX_SLOT", RX_SLOT}, {"TX_BATCH", TX_BATCH},
+      {"STATS_COUNT", S_COUNT}, {"SA_STATS_COUNT", A_COUNT}, {"MAX_SAS", MAX_SAS},
+  };
+  for (size_t i = 0; i < sizeof consts / sizeof consts[0]; i++) {
+    CHECK(napi_create_uint32(env, consts[i].value, &v));
+    CHECK(napi_set_named_property(env, exports, consts[i].name, v));
+  }
+  return exports;
+}
