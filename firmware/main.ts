@@ -11,6 +11,7 @@ import { Daemon, FIRMWARE_VERSION } from './daemon.ts';
 import { HealthReporter } from './health/reporter.ts';
 import { logger } from './log.ts';
 import { PKI_USAGE, isPkiCommand, runPkiCommand } from './pki/cli.ts';
+import { Board } from '../board/index.ts';
 
 const USAGE = `usage:
   outpost --config FILE [--tun NAME] [--control-socket PATH]   run the box
@@ -55,7 +56,10 @@ async function run(argv: string[]): Promise<number> {
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
-  await daemon.start();
+  const board = await Board.open(loaded.config, { watchdog: process.env.OUTPOST_WATCHDOG });
+  daemon.beforeTunnel = (cfg) => board.prepareLan(cfg);
+  try { await daemon.start(); } catch (e) { board.close(); throw e; }
+  board.attach(daemon);
   const health = new HealthReporter(daemon, { firmwareVersion: FIRMWARE_VERSION });
   daemon.healthStatus = () => health.linkStatus();
   daemon.on('event', (e) => {
@@ -65,6 +69,7 @@ async function run(argv: string[]): Promise<number> {
   await stopRequested;
   await health.stop();
   await daemon.stop();
+  board.close();
   return 0;
 }
 
