@@ -53,6 +53,7 @@ type Job =
   | { kind: 'answer'; cmd: CommandDef; prompt: Prompt; answers: string[] }
   | { kind: 'json'; line: string }
   | { kind: 'error'; json: boolean; error: ErrorBody }
+  | { kind: 'noise'; json: boolean; lines: number; bytes: number }
   | { kind: 'prompt'; greet: boolean };
 
 const ICON: Record<ProgressUpdate['state'], string> = { running: '..', ok: 'ok', failed: 'FAIL', skipped: '--' };
@@ -239,9 +240,13 @@ export class ProvisioningConsole {
         this.enqueue({ kind: 'error', json: e.json, error: { code: 'line-too-long', message: `line too long (${e.bytes} bytes; at most ${max}): discarded` } });
         return;
       }
-      case 'not-text':
-        this.enqueue({ kind: 'error', json: e.json, error: { code: 'not-text', message: `ignored a line of ${e.bytes} bytes that is not text (noise on the line, or a terminal not set to ${this.opts.baudRate ?? 115200} 8N1?)` } });
+      case 'not-text': {
+        // Noise arrives as many short "lines": one report per burst keeps the queue for commands.
+        const last = this.queue[this.queue.length - 1];
+        if (last?.kind === 'noise' && last.json === e.json) { last.lines++; last.bytes += e.bytes; return; }
+        this.enqueue({ kind: 'noise', json: e.json, lines: 1, bytes: e.bytes });
         return;
+      }
       case 'line':
         this.session.touch();
         if (e.json) {
@@ -316,7 +321,7 @@ export class ProvisioningConsole {
         } catch (e) {
           this.log.error('job-failed', { reason: (e as Error).message });
         }
-        const human = job.kind !== 'json' && !(job.kind === 'error' && job.json);
+        const human = job.kind !== 'json' && !((job.kind === 'error' || job.kind === 'noise') && job.json);
         if (human && this.queue.length === 0) this.showPrompt();
       }
     } finally {
@@ -334,6 +339,11 @@ export class ProvisioningConsole {
           this.writeLines([`outpost ${this.opts.firmwareVersion} console on ${this.opts.daemon.config.device.id}; type "help" (there is no shell here)`]);
         }
         return;
+      case 'noise': {
+        const what = job.lines === 1 ? `a line of ${job.bytes} bytes` : `${job.lines} lines (${job.bytes} bytes)`;
+        const message = `ignored ${what} that ${job.lines === 1 ? 'is' : 'are'} not text (noise on the line, or a terminal not set to ${this.opts.baudRate ?? 115200} 8N1?)`;
+        return this.runJob({ kind: 'error', json: job.json, error: { code: 'not-text', message } });
+      }
       case 'error':
         if (job.json) this.write(jsonLine({ id: null, ok: false, error: job.error }));
         else this.humanError(new ConsoleError(job.error.code, job.error.message));

@@ -4,7 +4,8 @@
 //   machine (JSON) line and is neither echoed nor edited;
 // - raw (the tool's side, or a machine peer): lines only.
 // A line longer than maxLineBytes is dropped whole and reported once its end arrives; a line that
-// is not valid UTF-8 or holds control bytes (noise, a wrong baud rate) is reported as not text.
+// is not valid UTF-8 or holds control bytes (noise, a wrong baud rate) is reported as not text,
+// and its echo stops at the first such byte. Ctrl-U drops the pending line of either kind.
 // Memory is one fixed buffer of maxLineBytes; nothing grows with the input.
 
 export type InputEvent =
@@ -47,6 +48,8 @@ export class LineDecoder {
   private escLen = 0;
   private json: boolean | undefined;
   private secret = false;
+  private noisy = false;
+  private utf8Need = 0;
   private out = '';
 
   constructor(private readonly opts: DecoderOptions, private readonly sink: DecoderSink) {
@@ -98,11 +101,13 @@ export class LineDecoder {
     this.lastCr = b === CR;
     if (b === CR || b === LF) { this.endLine(); return; }
 
+    // Ctrl-U drops the pending line in either kind of line: tools send it before each request so
+    // that noise already on the line can never turn the request into an echoed human line.
+    if (this.opts.interactive && b === NAK) { this.killLine(); return; }
     const human = this.opts.interactive && this.json !== true;
     if (human) {
       if (b === ETX) { this.interrupt(); return; }
       if (b === BS || b === DEL) { this.backspace(); return; }
-      if (b === NAK) { this.killLine(); return; }
       if (b === ESC) { this.escState = 1; this.escLen = 0; return; }
       if (b === TAB) b = 0x20;
       if (b < 0x20) return; // stray keys (Ctrl-L, ...) mean nothing to a human line
@@ -113,7 +118,8 @@ export class LineDecoder {
     }
     if (this.len === 0 && this.dropped === 0 && this.json === undefined) this.json = !this.opts.interactive || b === BRACE;
     if (this.len >= this.buf.length || this.dropped) { this.count(); return; }
-    const show = this.opts.interactive && !this.json && !this.hidden && !this.secret && !this.bad;
+    if (human) this.trackUtf8(b);
+    const show = this.opts.interactive && !this.json && !this.hidden && !this.secret && !this.bad && !this.noisy;
     this.buf[this.len] = b;
     this.shown[this.len] = show ? 1 : 0;
     this.len++;
@@ -121,6 +127,20 @@ export class LineDecoder {
     if (this.opts.interactive && !this.json && !this.secret && this.len <= SECRET_CHECK_LEN && this.opts.secretPrefix && b < 0x80) {
       if (this.opts.secretPrefix(Buffer.from(this.buf.subarray(0, this.len)).toString('latin1'))) this.secret = true;
     }
+  }
+
+  /** Echo stops for the rest of a human line at the first byte that cannot be UTF-8 (line noise). */
+  private trackUtf8(b: number): void {
+    if (this.utf8Need > 0) {
+      if ((b & 0xc0) === 0x80) this.utf8Need--;
+      else this.noisy = true;
+      return;
+    }
+    if (b < 0x80) return;
+    if (b >= 0xc2 && b <= 0xdf) this.utf8Need = 1;
+    else if ((b & 0xf0) === 0xe0) this.utf8Need = 2;
+    else if (b >= 0xf0 && b <= 0xf4) this.utf8Need = 3;
+    else this.noisy = true;
   }
 
   /** Counts a byte of a line that is already being dropped or is bad. */
@@ -153,6 +173,7 @@ export class LineDecoder {
       if ((b & 0xc0) !== 0x80) break;
     }
     this.erase(erased);
+    this.utf8Need = 0;
     if (this.len === 0) { this.json = undefined; this.secret = false; }
   }
 
@@ -175,6 +196,8 @@ export class LineDecoder {
     this.bad = false;
     this.json = undefined;
     this.secret = false;
+    this.noisy = false;
+    this.utf8Need = 0;
   }
 
   private endLine(): void {

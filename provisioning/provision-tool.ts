@@ -12,6 +12,7 @@ import { statusText } from '../firmware/cli/status-text.ts';
 import type { StatusModel } from '../firmware/cli/status-model.ts';
 import { deviceInfoText, type DeviceInfo } from './device-info.ts';
 import { createPinStateText } from './pin.ts';
+import { closeSerialPort, openSerialPort } from './serial-port.ts';
 import { applySite, DEFAULT_APPLY_TIMEOUT_MS } from './tool/apply.ts';
 import { ClientError, ProvisionClient, RemoteError } from './tool/client.ts';
 import { passThrough } from './tool/passthrough.ts';
@@ -86,13 +87,7 @@ async function secretFrom(file: string | undefined, env: string, label: string, 
 
 async function openPort(path: string | undefined, baudRate: number): Promise<SerialPort> {
   if (!path) throw new UsageError('--port PATH is required (see "outpost-provision list")');
-  const port = new SerialPort({ path, baudRate, dataBits: 8, parity: 'none', stopBits: 1, autoOpen: false });
-  await new Promise<void>((resolve, reject) => port.open((e) => (e ? reject(new UsageError(`cannot open ${path}: ${e.message}`)) : resolve())));
-  return port;
-}
-
-function closePort(p: SerialPort): Promise<void> {
-  return new Promise((r) => (p.isOpen ? p.close(() => r()) : r()));
+  return openSerialPort(path, baudRate).catch((e: Error) => { throw new UsageError(`cannot open ${path}: ${e.message}`); });
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -128,7 +123,7 @@ async function main(argv: string[]): Promise<number> {
     case 'console': {
       const port = await openPort(values.port, baud);
       await passThrough(port, { stdin: process.stdin, stdout: process.stdout });
-      await closePort(port);
+      await closeSerialPort(port);
       return 0;
     }
     case 'info':
@@ -143,7 +138,7 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       } finally {
         client.close();
-        await closePort(port);
+        await closeSerialPort(port);
       }
     }
     case 'apply': {
@@ -174,7 +169,7 @@ async function main(argv: string[]): Promise<number> {
         return report.ok ? 0 : 1;
       } finally {
         client.close();
-        await closePort(port);
+        await closeSerialPort(port);
       }
     }
     default:

@@ -2,9 +2,10 @@
 // to the console, and when the device goes away (a USB gadget unplugged, a pty closed) detaches
 // the console and tries again every few seconds. The console keeps running meanwhile: a commit
 // in progress completes, only its output is lost.
-import { SerialPort } from 'serialport';
+import type { SerialPort } from 'serialport';
 import { logger, type Logger } from '../firmware/log.ts';
 import type { ProvisioningConsole } from './console.ts';
+import { openSerialPort } from './serial-port.ts';
 
 export interface SerialLinkOptions {
   path: string;
@@ -38,30 +39,28 @@ export class SerialLink {
 
   private open(): void {
     if (this.stopped) return;
-    const port = new SerialPort({ path: this.opts.path, baudRate: this.opts.baudRate ?? 115200, dataBits: 8, parity: 'none', stopBits: 1, autoOpen: false });
-    port.open((err) => {
-      if (err) {
-        if (this.failures++ % 30 === 0) this.log.warn('serial-open-failed', { path: this.opts.path, reason: err.message, retry_ms: this.reopenMs() });
-        this.retry();
-        return;
-      }
+    const baud = this.opts.baudRate ?? 115200;
+    openSerialPort(this.opts.path, baud).then((port) => {
       if (this.stopped) { port.close(() => {}); return; }
       this.failures = 0;
       this.port = port;
-      this.log.info('serial-open', { path: this.opts.path, baud: this.opts.baudRate ?? 115200 });
+      this.log.info('serial-open', { path: this.opts.path, baud });
       this.console_.attach((data) => {
         if (port.isOpen) port.write(data, (e) => { if (e) this.log.warn('serial-write-failed', { reason: e.message }); });
       });
       port.on('data', (d: Buffer) => this.console_.input(d));
+      port.on('error', (e) => this.log.warn('serial-error', { path: this.opts.path, reason: e.message }));
+      port.on('close', () => {
+        if (this.port !== port) return;
+        this.port = undefined;
+        this.console_.detach();
+        this.log.warn('serial-closed', { path: this.opts.path });
+        this.retry();
+      });
       this.opened?.();
       this.opened = undefined;
-    });
-    port.on('error', (e) => this.log.warn('serial-error', { path: this.opts.path, reason: e.message }));
-    port.on('close', () => {
-      if (this.port !== port) return;
-      this.port = undefined;
-      this.console_.detach();
-      this.log.warn('serial-closed', { path: this.opts.path });
+    }, (err: Error) => {
+      if (this.failures++ % 30 === 0) this.log.warn('serial-open-failed', { path: this.opts.path, reason: err.message, retry_ms: this.reopenMs() });
       this.retry();
     });
   }

@@ -82,7 +82,7 @@ export class ProvisionClient extends EventEmitter<{ event: [ConsoleEvent]; noise
   request<T = unknown>(cmd: string, params: Record<string, unknown> = {}, timeoutMs = this.timeoutMs): Promise<T> {
     if (this.closed) return Promise.reject(new ClientError('the serial line is closed'));
     const id = this.nextId++;
-    const line = jsonLine({ id, cmd, ...params });
+    const line = '\x15' + jsonLine({ id, cmd, ...params }); // Ctrl-U first: drop whatever is pending on the line
     if (Buffer.byteLength(line) > DEVICE_MAX_LINE_BYTES) return Promise.reject(new ClientError(`the ${cmd} request is ${Buffer.byteLength(line)} bytes; the console takes at most ${DEVICE_MAX_LINE_BYTES}`));
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {

@@ -6,7 +6,8 @@ import { EventEmitter } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SerialPort } from 'serialport';
+import type { SerialPort } from 'serialport';
+import { closeSerialPort, openSerialPort } from '../../../provisioning/serial-port.ts';
 import { isDeepStrictEqual } from 'node:util';
 import type { Clock, Timer } from '../../../provisioning/clock.ts';
 import { ProvisioningConsole, type ConsoleOptions } from '../../../provisioning/console.ts';
@@ -168,15 +169,8 @@ export async function ptyPair(dir: string, name = 'pty'): Promise<PtyPair> {
   };
 }
 
-export async function openPort(path: string): Promise<SerialPort> {
-  const p = new SerialPort({ path, baudRate: 115200, autoOpen: false });
-  await new Promise<void>((res, rej) => p.open((e) => (e ? rej(e) : res())));
-  return p;
-}
-
-export function closePort(p: SerialPort): Promise<void> {
-  return new Promise((r) => (p.isOpen ? p.close(() => r()) : r()));
-}
+export const openPort = (path: string): Promise<SerialPort> => openSerialPort(path, 115200);
+export const closePort = closeSerialPort;
 
 /** A terminal on the laptop end: sends bytes, waits for output to match. */
 export class Term {

@@ -109,3 +109,17 @@ test('reset forgets a partial line', () => {
   d.push(Buffer.from('status\r'));
   assert.deepEqual(lines(events), ['status']);
 });
+
+test('echo stops at the first byte that cannot be UTF-8 (noise): nothing after it goes back', () => {
+  const { echo, events } = run([Buffer.from([0x61, 0x62, 0xff]), 'set tunnel.auth.psk x-secret\r']);
+  assert.equal(echo, 'ab\r\n');
+  assert.equal(events[0]!.kind, 'not-text');
+});
+
+test('Ctrl-U before a request drops noise pending on the line, so the request is not echoed', () => {
+  const { echo, events } = run(['noise-without-end', '\x15{"id":1,"cmd":"load","config":{"psk":"x-secret"}}\n', '{"partial', '\x15{"id":2}\n']);
+  assert.ok(!echo.includes('x-secret'));
+  assert.ok(!echo.includes('{'));
+  assert.deepEqual(events.map((e) => e.kind === 'line' && e.json), [true, true]);
+  assert.deepEqual(lines(events), ['{"id":1,"cmd":"load","config":{"psk":"x-secret"}}', '{"id":2}']);
+});
