@@ -69,6 +69,12 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     return changed;
   }
 
+  /** Round trip to HQ measured by dead peer detection, for health reports. */
+  rtt(): { ms: number; source: 'dpd' } | null {
+    const ms = this.tunnel?.rttMs() ?? null;
+    return ms === null ? null : { ms, source: 'dpd' };
+  }
+
   status(): StatusModel {
     return {
       version: STATUS_MODEL_VERSION, deviceId: this.config.device.id, firmwareVersion: FIRMWARE_VERSION,

@@ -60,7 +60,7 @@ async function run(argv: string[]): Promise<number> {
   daemon.beforeTunnel = (cfg) => board.prepareLan(cfg);
   try { await daemon.start(); } catch (e) { board.close(); throw e; }
   board.attach(daemon);
-  const health = new HealthReporter(daemon, { firmwareVersion: FIRMWARE_VERSION });
+  const health = new HealthReporter(daemon, { firmwareVersion: FIRMWARE_VERSION, rtt: () => daemon.rtt() });
   daemon.healthStatus = () => health.linkStatus();
   daemon.on('event', (e) => {
     if (e.type === 'config-applied' && (e.sections.includes('health') || e.sections.includes('device'))) void health.reconfigure();

@@ -69,6 +69,8 @@ export interface HealthLinkStatus {
   connected: boolean;
   /** Seconds since the last health message was published; null if none yet. */
   lastPublishSeconds: number | null;
+  /** Why the last connection attempt failed (refused password, TLS, unreachable), while not connected. */
+  lastError?: string | null;
 }
 
 /** The box's own IKE certificate (certificate authentication only). */

@@ -98,6 +98,7 @@ export function statusText(m: StatusModel): string {
   else {
     const last = h.lastPublishSeconds === null ? 'no report sent yet' : `last report ${humanDuration(h.lastPublishSeconds)} ago`;
     lines.push(`health: ${printable(h.broker)}, ${h.connected ? 'connected' : 'NOT connected'}, ${last}`);
+    if (!h.connected && h.lastError) lines.push(`  last error: ${printable(h.lastError)}`);
   }
   return lines.join('\n') + '\n';
 }

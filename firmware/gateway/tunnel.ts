@@ -169,6 +169,12 @@ export class Tunnel extends EventEmitter<{ event: [IkeEvent] }> {
     this.timer.unref?.();
   }
 
+  /** Round trip to HQ from the last dead-peer check answered at once, or null before any. */
+  rttMs(): number | null {
+    const sa = this.engine.ikeSas().find((s) => s.state === 'established' && s.dpdRttMs !== undefined);
+    return sa?.dpdRttMs ?? null;
+  }
+
   status(): TunnelStatus {
     const now = Date.now();
     const sa = this.engine.ikeSas().find((s) => s.state === 'established') ?? this.engine.ikeSas()[0];

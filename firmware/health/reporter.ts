@@ -135,6 +135,7 @@ export class HealthReporter {
       broker: this.source.config.health?.broker ?? null,
       connected: this.link?.connected ?? false,
       lastPublishSeconds: this.lastPublishAt === null ? null : Math.max(0, Math.floor((this.now() - this.lastPublishAt) / 1000)),
+      lastError: this.link?.connected ? null : this.link?.lastError ?? null,
     };
   }
 

@@ -198,7 +198,7 @@ export class IkeEngine implements EngineCore {
   }
 
   request(sa: IkeSa, now: number, exchange: ExchangeType, label: string, build: () => Payload[] | null,
-    onResponse: (payloads: Payload[], header: IkeHeader, now: number) => void, onTimeout?: (now: number) => void): void {
+    onResponse: (payloads: Payload[], header: IkeHeader, now: number, sent: { firstSentAt: number; tries: number }) => void, onTimeout?: (now: number) => void): void {
     sa.queue.push({
       label,
       start: (t) => {
@@ -444,7 +444,7 @@ export class IkeEngine implements EngineCore {
     sa.pending = undefined;
     sa.nextRequestId++;
     try {
-      p.onResponse(payloads, m.header, now);
+      p.onResponse(payloads, m.header, now, p);
     } catch (err) {
       this.fail(sa, err, now);
     }

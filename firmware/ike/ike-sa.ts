@@ -40,7 +40,7 @@ export interface PendingRequest {
   firstSentAt: number;
   tries: number;
   nextRetransmitAt: number;
-  onResponse: (payloads: Payload[], header: IkeHeader, now: number) => void;
+  onResponse: (payloads: Payload[], header: IkeHeader, now: number, sent: { firstSentAt: number; tries: number }) => void;
   onTimeout: (now: number) => void;
   label: string;
 }
@@ -82,6 +82,8 @@ export class IkeSa {
   establishedAt = 0;
   rekeyAt = Infinity;
   lastInboundAt = 0;
+  /** Round-trip time of the last DPD exchange answered at the first try (ms). */
+  dpdRttMs?: number;
   /** The offer we made (to check the peer's choice against). */
   offered: SaProposal[] = [];
   /** Both sides announced IKEV2_FRAGMENTATION_SUPPORTED (RFC 7383). */

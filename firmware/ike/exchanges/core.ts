@@ -20,7 +20,7 @@ export interface EngineCore {
   /** Queues a request on `sa` (window size 1); `build` runs when the window is free. */
   request(sa: IkeSa, now: number, exchange: ExchangeType, label: string,
     build: () => Payload[] | null,
-    onResponse: (payloads: Payload[], header: IkeHeader, now: number) => void,
+    onResponse: (payloads: Payload[], header: IkeHeader, now: number, sent: { firstSentAt: number; tries: number }) => void,
     onTimeout?: (now: number) => void): void;
   /** Hands a negotiated CHILD_SA to the data plane and records it on `sa`. */
   installChild(sa: IkeSa, child: ChildSa, keys: ChildSaKeys, weInitiated: boolean, now: number, rekey: boolean): void;

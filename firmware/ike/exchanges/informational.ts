@@ -7,7 +7,10 @@ import { notifies, type EngineCore } from './core.ts';
 
 /** An empty INFORMATIONAL request: the peer must answer, or it is dead (RFC 7296 2.4). */
 export function startDpd(e: EngineCore, sa: IkeSa, now: number): void {
-  e.request(sa, now, ExchangeType.INFORMATIONAL, 'DPD', () => [], () => {}, (t) => {
+  e.request(sa, now, ExchangeType.INFORMATIONAL, 'DPD', () => [], (_p, _h, t, sent) => {
+    // Only an answer to the first send measures the path; one after a retransmission does not.
+    if (sent.tries === 0) sa.dpdRttMs = t - sent.firstSentAt;
+  }, (t) => {
     e.event({ type: 'dpd-timeout', ikeId: sa.id });
     e.killIkeSa(sa, 'peer did not answer (dead peer detection)', t);
   });

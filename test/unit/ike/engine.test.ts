@@ -280,3 +280,19 @@ test('an IKE_SA_INIT request with an unknown critical payload is answered with U
   assert.deepEqual([...n.data], [200]);
   assert.equal(p.b.engine.ikeSas().length, 0, 'no state kept');
 });
+
+test('DPD measures the round trip to the peer', () => {
+  const p = new IkePair(policy({ dpdSeconds: 10 }), hq({ dpdSeconds: 0 }));
+  p.start();
+  const sa = p.a.engine.ikeSas()[0]!;
+  assert.equal(sa.dpdRttMs, undefined);
+  // Deliver the DPD answer 7 ms after the request leaves.
+  const orig = p.filter;
+  let delayed = false;
+  p.filter = (d) => {
+    if (!delayed && d.toSide === 'a' && decodeMessage(d.data).header.exchangeType === ExchangeType.INFORMATIONAL) { delayed = true; p.now += 7; }
+    return orig(d);
+  };
+  p.advance(10_500);
+  assert.equal(sa.dpdRttMs, 7);
+});
