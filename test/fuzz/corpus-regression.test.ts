@@ -1,0 +1,42 @@
+// Every committed seed (test/fuzz/corpus/TARGET/) and every past finding (test/fuzz/crashes/
+// TARGET/) replayed through its Jazzer target, without Jazzer: runs anywhere, and a fixed crash
+// stays fixed.
+import { test } from 'node:test';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { TARGETS } from './jazzer/run.mjs';
+
+const HERE = import.meta.dirname;
+
+for (const target of TARGETS) {
+  test(`corpus and past crashes replay through ${target} without a finding`, async () => {
+    const { fuzz } = (await import(`./targets/${target}.ts`)) as { fuzz: (data: Buffer) => void };
+    let n = 0;
+    for (const dir of ['corpus', 'crashes']) {
+      const d = join(HERE, dir, target);
+      if (!existsSync(d)) continue;
+      for (const f of readdirSync(d).sort()) {
+        const data = readFileSync(join(d, f));
+        try {
+          fuzz(data);
+        } catch (e) {
+          throw new Error(`${dir}/${target}/${f} (${data.toString('hex').slice(0, 200)}): ${(e as Error).stack}`, { cause: e });
+        }
+        n++;
+      }
+    }
+    if (n === 0) throw new Error(`no seeds for ${target}: run test/fuzz/tools/ (docs/fuzzing.md)`);
+  });
+}
+
+// Findings not fixed yet (in files this work does not own): reported, kept visible as todos.
+test('known finding: a resolved certificate config (crl defaulted to []) re-validates', { todo: 'firmware/config/validate.ts resolves a missing tunnel.auth.crl to [] and then refuses [] ("the list is empty")' }, async () => {
+  const { exampleConfig } = await import('../unit/config/fixtures.ts');
+  const { validateConfig } = await import('../../firmware/config/validate.ts');
+  const c = exampleConfig();
+  c.tunnel.auth = { key: '/etc/outpost/key.pem', cert: '/etc/outpost/cert.pem', ca: ['/etc/outpost/ca.pem'] };
+  const v = validateConfig(c);
+  if (!v.ok) throw new Error(JSON.stringify(v.errors));
+  const again = validateConfig(JSON.parse(JSON.stringify(v.config)));
+  if (!again.ok) throw new Error(`resolved config refused: ${JSON.stringify(again.errors)}`);
+});

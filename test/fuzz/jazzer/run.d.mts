@@ -1,0 +1,2 @@
+export const TARGETS: string[];
+export function bundle(target: string, outDir: string): Promise<string>;

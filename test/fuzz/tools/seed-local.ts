@@ -1,0 +1,35 @@
+// Writes the seeds of the targets that read local input (config file, serial console):
+//   node --import tsx test/fuzz/tools/seed-local.ts [--out test/fuzz/corpus]
+// The config seeds are the documented example and the minimal config (plus a certificate-auth
+// variant); the console seeds are what a technician types and what outpost-provision sends.
+import { createHash } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { exampleConfig, minimalConfig } from '../../unit/config/fixtures.ts';
+
+const { values: args } = parseArgs({ options: { out: { type: 'string', default: 'test/fuzz/corpus' } } });
+
+function save(target: string, data: Buffer | string): void {
+  const dir = join(args.out!, target);
+  mkdirSync(dir, { recursive: true });
+  const b = Buffer.from(data);
+  writeFileSync(join(dir, `seed-${createHash('sha1').update(b).digest('hex').slice(0, 12)}`), b);
+}
+
+const cert = exampleConfig();
+cert.tunnel.auth = { key: '/etc/outpost/key.pem', cert: '/etc/outpost/cert.pem', ca: ['/etc/outpost/ca.pem'] };
+const responder = minimalConfig();
+responder.tunnel.remote = '%any';
+for (const c of [exampleConfig(), minimalConfig(), cert, responder]) save('config-file', JSON.stringify(c, null, 2));
+
+const typed = ['login 123456', 'set tunnel.remote hq.example.net', 'set tunnel.remoteSubnets 10.2.0.0/16,10.3.0.0/16',
+  'set tunnel.auth.psk correct-horse-battery-staple-42', 'show', 'diff', 'commit confirmed 5', 'confirm', 'status', 'mode json'];
+save('console-line', Buffer.concat([Buffer.from([1]), Buffer.from(typed.join('\r') + '\r')])); // interactive, byte-wise
+save('console-line', Buffer.concat([Buffer.from([0x0f]), Buffer.from('set device.id a\x7f\x7fbranch-7\r\x1b[A\x03\x15show\r')]));
+const requests = [
+  { id: 1, cmd: 'hello' }, { id: 2, cmd: 'status' }, { id: 'x', cmd: 'set', field: 'tunnel.remote', value: 'hq.example.net' },
+  { id: 3, cmd: 'load', config: minimalConfig() }, { id: 4, cmd: 'commit', confirmed: 300 }, { id: null, cmd: 'device' },
+];
+save('console-line', Buffer.concat([Buffer.from([0x40]), Buffer.from(requests.map((r) => '\x15' + JSON.stringify(r) + '\n').join(''))])); // machine mode
+for (const r of requests) save('console-request', JSON.stringify(r));
