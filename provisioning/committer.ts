@@ -100,6 +100,9 @@ export class Committer {
         // the daemon runs, so its config is valid: its resolved form is a valid file form
         this.runningRaw = cloneJson(this.opts.daemon.config) as unknown as Obj;
       }
+      // loadConfig cleans the config's temp files; a save killed mid-way may also leave the
+      // last-known-good copy's or the rollback record's.
+      await cleanupTempFiles(lkgPathFor(this.opts.configPath));
       await cleanupTempFiles(this.confirmPath);
       const m = await this.readMarker();
       if (!m) return;
