@@ -10,11 +10,13 @@ import { DEFAULT_CONTROL_SOCKET } from './gateway/control.ts';
 import { Daemon, FIRMWARE_VERSION } from './daemon.ts';
 import { HealthReporter } from './health/reporter.ts';
 import { logger } from './log.ts';
+import { startConsole } from '../provisioning/serial-link.ts';
 import { PKI_USAGE, isPkiCommand, runPkiCommand } from './pki/cli.ts';
 import { Board } from '../board/index.ts';
 
 const USAGE = `usage:
   outpost --config FILE [--tun NAME] [--control-socket PATH]   run the box
+          [--console DEVICE]                                   (serial console; default config.console.path)
   outpost status [--json] [--socket PATH]                      show the tunnel and its SAs
   outpost check-config FILE                                    validate a config file
   outpost --version
@@ -26,7 +28,7 @@ async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv, strict: true,
     options: {
-      config: { type: 'string' }, tun: { type: 'string' }, 'control-socket': { type: 'string' },
+      config: { type: 'string' }, tun: { type: 'string' }, 'control-socket': { type: 'string' }, console: { type: 'string' },
       help: { type: 'boolean' }, version: { type: 'boolean' },
     },
   });
@@ -66,7 +68,9 @@ async function run(argv: string[]): Promise<number> {
     if (e.type === 'config-applied' && (e.sections.includes('health') || e.sections.includes('device'))) void health.reconfigure();
   });
   await health.start();
+  const serialConsole = await startConsole(daemon, { configPath: values.config, firmwareVersion: FIRMWARE_VERSION, path: values.console });
   await stopRequested;
+  await serialConsole?.stop();
   await health.stop();
   await daemon.stop();
   board.close();

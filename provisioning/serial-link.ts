@@ -4,7 +4,8 @@
 // in progress completes, only its output is lost.
 import type { SerialPort } from 'serialport';
 import { logger, type Logger } from '../firmware/log.ts';
-import type { ProvisioningConsole } from './console.ts';
+import type { ConsoleDaemon } from './committer.ts';
+import { ProvisioningConsole } from './console.ts';
 import { openSerialPort } from './serial-port.ts';
 
 export interface SerialLinkOptions {
@@ -85,10 +86,23 @@ export class SerialLink {
   }
 }
 
-/** Starts the console on a serial device (main.ts calls this after daemon.start()). */
-export async function startSerialConsole(c: ProvisioningConsole, opts: SerialLinkOptions): Promise<SerialLink> {
+/**
+ * Starts the provisioning console on the serial device `path` (default: config.console.path) for
+ * a running daemon; main.ts calls this after daemon.start(). Returns undefined when no console
+ * is configured.
+ */
+export async function startConsole(daemon: ConsoleDaemon, o: { configPath: string; firmwareVersion: string; path?: string | undefined }): Promise<{ stop(): Promise<void> } | undefined> {
+  const path = o.path ?? daemon.config.console?.path;
+  if (!path) return undefined;
+  const baudRate = daemon.config.console?.baudRate ?? 115200;
+  const c = new ProvisioningConsole({ configPath: o.configPath, daemon, firmwareVersion: o.firmwareVersion, baudRate });
   await c.init();
-  const link = new SerialLink(c, opts);
+  const link = new SerialLink(c, { path, baudRate });
   void link.start();
-  return link;
+  return {
+    async stop() {
+      await link.stop();
+      await c.close();
+    },
+  };
 }
