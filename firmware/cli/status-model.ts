@@ -48,6 +48,33 @@ export interface ChildSaStatus {
   drops: Record<string, number>;
 }
 
+/**
+ * The IKE engine's counters since the tunnel started (what floods and garbage show up in). Same
+ * names as the engine's EngineCounters, plus halfOpen: responder IKE SAs awaiting IKE_AUTH now.
+ */
+export interface IkeCounters {
+  ikeSaInitRequests: number;
+  cookiesSent: number;
+  halfOpenDropped: number;
+  halfOpen: number;
+  malformed: number;
+  unknownSpi: number;
+  integrityFailures: number;
+  invalidMessageId: number;
+  retransmissionsSent: number;
+  retransmitsAnswered: number;
+}
+
+/** The data plane's totals since the tunnel started, over all CHILD_SAs including removed ones. */
+export interface DataPlaneTotals {
+  packetsIn: number;
+  packetsOut: number;
+  bytesIn: number;
+  bytesOut: number;
+  /** Dropped packets by reason (unknown_spi, auth_failed, replay, ...); non-zero reasons only. */
+  drops: Record<string, number>;
+}
+
 export interface TunnelStatus {
   /** The connection's name, e.g. "hq". */
   name: string;
@@ -61,6 +88,10 @@ export interface TunnelStatus {
   childSas: ChildSaStatus[];
   /** The most recent failure (auth failed, no proposal chosen, peer unreachable, ...). */
   lastError: { message: string; ageSeconds: number } | null;
+  /** IKE counters (optional: older daemons do not send them). */
+  ike?: IkeCounters;
+  /** Data plane totals and drops, including drops no CHILD_SA owns (unknown SPI). Optional, as ike. */
+  dataPlane?: DataPlaneTotals;
 }
 
 export interface HealthLinkStatus {

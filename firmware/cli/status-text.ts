@@ -1,7 +1,7 @@
 // Text rendering of the status model for `outpost status`, laid out like `swanctl --list-sas`.
 // Pure: the same model always gives the same text. Strings that can come from the peer (its
 // identity, error text) are stripped of control characters so they cannot drive the terminal.
-import type { CertificateStatus, ChildSaStatus, Endpoint, StatusModel, TunnelStatus } from './status-model.ts';
+import type { CertificateStatus, ChildSaStatus, DataPlaneTotals, Endpoint, IkeCounters, StatusModel, TunnelStatus } from './status-model.ts';
 
 const UNITS = ['kB', 'MB', 'GB', 'TB', 'PB'];
 
@@ -46,10 +46,6 @@ function rekey(sec: number | null): string {
 }
 
 function childLines(c: ChildSaStatus): string[] {
-  const drops = Object.entries(c.drops ?? {})
-    .filter(([, n]) => n > 0)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([k, n]) => `${printable(k)} ${n}`);
   return [
     `  ${printable(c.name)}: INSTALLED, TUNNEL-in-UDP, ESP:${printable(c.algorithms)}${c.esn ? ', ESN' : ''}`,
     `    installed ${humanDuration(c.establishedSeconds)} ago, ${rekey(c.rekeySeconds)}`,
@@ -57,8 +53,28 @@ function childLines(c: ChildSaStatus): string[] {
     `    out ${printable(c.spiOut)}, ${humanBytes(c.bytesOut)}, ${plural(c.packetsOut, 'packet')}`,
     `    local  ${c.localTs.map(printable).join(' ')}`,
     `    remote ${c.remoteTs.map(printable).join(' ')}`,
-    `    drops: ${drops.length ? drops.join(', ') : 'none'}`,
+    `    drops: ${dropText(c.drops)}`,
   ];
+}
+
+function dropText(drops: Record<string, number> | undefined): string {
+  const d = Object.entries(drops ?? {})
+    .filter(([, n]) => n > 0)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([k, n]) => `${printable(k)} ${n}`);
+  return d.length ? d.join(', ') : 'none';
+}
+
+/** One line of IKE counters: what a flood or a confused peer leaves behind. */
+export function ikeCountersLine(c: IkeCounters): string {
+  return `  ike: ${plural(c.ikeSaInitRequests, 'IKE_SA_INIT request')}, ${plural(c.cookiesSent, 'cookie')} sent, ` +
+    `${c.halfOpen} half-open (${c.halfOpenDropped} dropped), ${c.malformed} malformed, ${c.unknownSpi} unknown SPI, ` +
+    `${plural(c.integrityFailures, 'integrity failure')}, ${c.invalidMessageId} bad message ID, ` +
+    `${plural(c.retransmissionsSent, 'retransmission')} sent, ${c.retransmitsAnswered} answered`;
+}
+
+export function dataPlaneLine(d: DataPlaneTotals): string {
+  return `  data plane: in ${plural(d.packetsIn, 'packet')}, out ${plural(d.packetsOut, 'packet')}, drops: ${dropText(d.drops)}`;
 }
 
 function tunnelLines(t: TunnelStatus): string[] {
@@ -77,6 +93,8 @@ function tunnelLines(t: TunnelStatus): string[] {
     if (t.local || t.remote) out.push(`  local  ${endpoint(t.local)}`, `  remote ${endpoint(t.remote)}`);
   }
   for (const c of t.childSas) out.push(...childLines(c));
+  if (t.dataPlane) out.push(dataPlaneLine(t.dataPlane));
+  if (t.ike) out.push(ikeCountersLine(t.ike));
   if (t.lastError) out.push(`  last error (${humanDuration(t.lastError.ageSeconds)} ago): ${printable(t.lastError.message)}`);
   return out;
 }
