@@ -20,6 +20,20 @@ export function retransmitFromEnv(text = process.env.OUTPOST_IKE_RETRANSMIT): Re
   return { timeoutMs: t!, base: b!, tries: n! };
 }
 
+/**
+ * Lab and test knobs, not configuration: OUTPOST_CHILD_LIFETIME_SECONDS and
+ * OUTPOST_IKE_LIFETIME_SECONDS replace the config's lifetimes, below the validator's minimums
+ * (60 s / 300 s), so a soak can rekey every few seconds. Whole seconds, 2..86400; anything else
+ * is refused at start-up rather than ignored.
+ */
+export function lifetimeFromEnv(name: 'OUTPOST_CHILD_LIFETIME_SECONDS' | 'OUTPOST_IKE_LIFETIME_SECONDS', configured: number, text = process.env[name]): number {
+  if (text === undefined || text === '') return configured;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 2 || n > 86_400) throw new Error(`${name}="${text}": expected whole seconds, 2..86400`);
+  logger('config').warn('lifetime-override', { variable: name, seconds: n, configured });
+  return n;
+}
+
 export function policyFromConfig(cfg: ResolvedConfig): TunnelPolicy {
   const t = cfg.tunnel;
   // Certificates: the files named by tunnel.auth are read here; errors name the field and file.
@@ -34,8 +48,8 @@ export function policyFromConfig(cfg: ResolvedConfig): TunnelPolicy {
     localTs: t.localSubnets.map(selectorFromCidr),
     remoteTs: t.remoteSubnets.map(selectorFromCidr),
     dpdSeconds: t.dpdSeconds,
-    ikeLifetimeSeconds: t.ikeLifetimeSeconds,
-    childLifetimeSeconds: t.childLifetimeSeconds,
+    ikeLifetimeSeconds: lifetimeFromEnv('OUTPOST_IKE_LIFETIME_SECONDS', t.ikeLifetimeSeconds),
+    childLifetimeSeconds: lifetimeFromEnv('OUTPOST_CHILD_LIFETIME_SECONDS', t.childLifetimeSeconds),
     forceEncap: true,
     retransmit: retransmitFromEnv(),
     reconnectMinMs: 1000,
