@@ -3,6 +3,7 @@
 // a change that cuts the tunnel undoes itself), follow the tunnel, confirm once it is up, and
 // collect what the summary needs. Never sends anything to the terminal that holds a secret.
 import type { DiffEntry } from '../candidate.ts';
+import { diffLines } from '../commands/config.ts';
 import type { DeviceInfo } from '../device-info.ts';
 import type { ProgressUpdate } from '../progress.ts';
 import type { ConsoleEvent } from '../protocol.ts';
@@ -98,9 +99,7 @@ export async function applySite(client: ProvisionClient, o: ApplyOptions): Promi
   if (report.changes.length === 0) o.say('the box already has this configuration');
   else {
     o.say(`changes (${report.changes.length}):`);
-    for (const c of report.changes) {
-      o.say(c.change === 'added' ? `  + ${c.field} = ${JSON.stringify(c.new)}` : c.change === 'removed' ? `  - ${c.field}` : `  ~ ${c.field}: ${JSON.stringify(c.old)} -> ${JSON.stringify(c.new)}`);
-    }
+    for (const l of diffLines(report.changes)) o.say(`  ${l}`);
   }
 
   const minutes = o.confirmMinutes ?? 10;
