@@ -13,6 +13,7 @@ import { logger } from './log.ts';
 import { startConsole } from '../provisioning/serial-link.ts';
 import { PKI_USAGE, isPkiCommand, runPkiCommand } from './pki/cli.ts';
 import { Board } from '../board/index.ts';
+import { UPDATE_USAGE, isUpdateCommand, runUpdateCommand } from './update/cli.ts';
 
 const USAGE = `usage:
   outpost --config FILE [--tun NAME] [--control-socket PATH]   run the box
@@ -20,6 +21,7 @@ const USAGE = `usage:
   outpost status [--json] [--socket PATH]                      show the tunnel and its SAs
   outpost check-config FILE                                    validate a config file
   outpost --version
+${UPDATE_USAGE}
 ${PKI_USAGE}`;
 
 const log = logger('outpost');
@@ -96,6 +98,7 @@ async function main(): Promise<number> {
   if (argv[0] === 'status') return runStatusCommand(argv.slice(1), process);
   if (argv[0] === 'check-config') return checkConfig(argv[1]);
   if (isPkiCommand(argv[0])) return runPkiCommand(argv, process);
+  if (isUpdateCommand(argv[0])) return runUpdateCommand(argv, process);
   return run(argv[0] === 'run' ? argv.slice(1) : argv);
 }
 
