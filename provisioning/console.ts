@@ -290,7 +290,7 @@ export class ProvisioningConsole {
     try {
       const cmd = findCommand(w.words[0]!);
       this.checkLogin(cmd);
-      const r = cmd.fromWords(w.words.slice(1), this.ctx);
+      const r = cmd.fromText ? cmd.fromText(text.trimStart().slice(w.words[0]!.length), this.ctx) : cmd.fromWords(w.words.slice(1), this.ctx);
       if (isPrompt(r)) {
         this.asking = { cmd, prompt: r, answers: [] };
         this.decoder.hidden = r.steps[0]!.secret; // before the next byte arrives

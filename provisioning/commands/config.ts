@@ -174,9 +174,12 @@ export const load: CommandDef = {
   login: true,
   params: { config: 'any' },
   required: ['config'],
-  fromWords(words) {
-    if (words.length === 0) throw new ConsoleError('usage', 'usage: load {"device": {...}, ...}');
-    const j = parseJsonText(words.join(' '));
+  fromWords() {
+    throw new ConsoleError('usage', 'usage: load {"device": {...}, ...}');
+  },
+  fromText(rest) {
+    if (rest.trim() === '') throw new ConsoleError('usage', 'usage: load {"device": {...}, ...}');
+    const j = parseJsonText(rest);
     if (!j.ok) throw new ConsoleError('invalid', `the config is not valid JSON (column ${j.column}: ${j.message})`);
     return { config: j.value };
   },
@@ -185,7 +188,7 @@ export const load: CommandDef = {
     const changes = ctx.candidate.diff().length;
     return {
       data: { sections: r.sections, changes, ...editData(r) },
-      text: [`loaded ${r.sections.join(', ')}: ${changes} field${changes === 1 ? '' : 's'} differ from the running configuration ("diff" lists them)`, ...issueLines(r.warnings, 'warning: ')],
+      text: [`loaded ${r.sections.join(', ')}: ${changes} field${changes === 1 ? ' differs' : 's differ'} from the running configuration ("diff" lists them)`, ...issueLines(r.warnings, 'warning: ')],
     };
   },
 };

@@ -62,6 +62,8 @@ export interface CommandDef {
   required?: string[];
   /** Human words after the command name -> params, or a prompt. Synchronous: it runs as the line arrives. */
   fromWords(words: string[], ctx: CommandContext): Params | Prompt;
+  /** Instead of fromWords: the rest of the line as typed (for JSON arguments, where quotes matter). */
+  fromText?(rest: string, ctx: CommandContext): Params;
   run(ctx: CommandContext, p: Params, id: RequestId): Promise<Outcome>;
 }
 

@@ -129,6 +129,10 @@ test('editing: set, refused values with the field and reason, secrets by prompt,
     assert.match(diff, /~ tunnel\.remoteSubnets: 10\.2\.0\.0\/24 -> 10\.2\.0\.0\/16, 10\.3\.0\.0\/16/);
     for (const s of [newPsk, PSK, PIN]) assert.ok(!h.term.buf.includes(s), 'a secret reached the terminal');
     assert.match(await h.term.cmd('rollback'), /discarded 2 uncommitted changes\r\noutpost:branch-042# $/);
+    // a site config pasted after "load": JSON as typed, quotes and all
+    assert.match(await h.term.cmd('load {"device": {"id": "branch 7"}}'), /loaded device: 1 field differs from the running configuration/);
+    assert.match(await h.term.cmd('load {"device": {"id": "a/b"}}'), /error: the site config has 1 error; nothing was loaded\r\n {2}device\.id: /);
+    assert.match(await h.term.cmd('rollback'), /discarded 1 uncommitted change\r\n/);
     assert.match(await h.term.cmd('diff'), /no changes/);
     // Ctrl-C leaves a secret prompt without changing anything
     h.term.send('set health.password\r');
