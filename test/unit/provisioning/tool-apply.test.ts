@@ -122,6 +122,12 @@ test('the outpost-provision CLI: apply from a site file, summary on stdout, exit
     assert.match(err, /console PIN set/);
     assert.equal(readFileSync(summaryFile, 'utf8'), out.replace(/^\n/, ''));
     assert.ok(!out.includes(PSK) && !err.includes(PSK) && !out.includes(PIN) && !err.includes(PIN));
+    // the port list is what serialport finds, as JSON on request
+    const list = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'provisioning/provision-tool.ts'), 'list', '--json'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let listOut = '';
+    list.stdout.on('data', (d) => { listOut += d; });
+    assert.equal(await new Promise((r) => list.once('exit', r)), 0);
+    assert.ok(Array.isArray(JSON.parse(listOut)));
     // usage errors exit 2
     const bad = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'provisioning/provision-tool.ts'), 'apply', siteFile], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let badErr = '';
