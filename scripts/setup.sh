@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
   build-essential python3            # node-gyp for the TUN addon
+  gcc-aarch64-linux-gnu g++-aarch64-linux-gnu binutils-aarch64-linux-gnu  # arm64 releases: cross-compiled addons
   iproute2 iptables conntrack iputils-ping procps file
   strongswan-charon strongswan-swanctl strongswan-pki
   libstrongswan-standard-plugins libcharon-extra-plugins libstrongswan-extra-plugins  # openssl, gcm, kernel-libipsec, chapoly, curve25519
