@@ -405,7 +405,7 @@ export class ProvisioningConsole {
 
   private onProgressDone(id: RequestId, r: ProgressResult): void {
     const pending = this.committer.pendingConfirm;
-    const lines = [r.ok ? `done: ${r.message}` : `FAILED: ${r.message}`];
+    const lines = [r.cancelled ? r.message : r.ok ? `done: ${r.message}` : `FAILED: ${r.message}`];
     if (pending) lines.push(r.tunnelUp ? 'type "confirm" to keep this configuration' : `not confirmed: the previous configuration returns by itself in ${Math.max(0, Math.ceil((pending.deadline - this.clock.now()) / 60_000))} min (or fix it and commit again)`);
     this.async_(lines, { event: 'progress-done', id, ok: r.ok, tunnelUp: r.tunnelUp, message: r.message, steps: r.steps });
   }

@@ -29,6 +29,8 @@ export interface ProgressResult {
   ok: boolean;
   /** The CHILD_SA came up. */
   tunnelUp: boolean;
+  /** Following was stopped (Ctrl-C, the line closed, a newer commit); the tunnel carries on. */
+  cancelled: boolean;
   /** The last update of each step that ran, in order. */
   steps: ProgressUpdate[];
   message: string;
@@ -126,6 +128,7 @@ export class ProgressTracker {
     return {
       ok: !steps.some((s) => s.state === 'failed') && this.cancelled === undefined,
       tunnelUp: this.last.get('child')?.state === 'ok',
+      cancelled: this.cancelled !== undefined,
       steps,
       message,
     };

@@ -160,6 +160,7 @@ test('cancel stops following', async () => {
   t.cancel('stopped following');
   const r = await done;
   assert.equal(r.ok, false);
+  assert.equal(r.cancelled, true);
   assert.equal(r.message, 'stopped following');
 });
 
