@@ -38,6 +38,10 @@ test('first contact: banner, help for every command, unknown commands, no shell'
     assert.match(await h.term.cmd('set "unclosed'), /error: a double quote \(\"\) is not closed \(column 5\)/);
     assert.match(await h.term.cmd('info'), /firmware:\s+outpost 0\.1\.0-test[\s\S]*console PIN:\s+NOT set/);
     assert.match(await h.term.cmd('status'), /hq: DOWN, no IKE SA/);
+    h.term.send('watch\r');
+    await h.term.expect(/\.\. {3}starting IKE/);
+    h.term.send('\x03');
+    await h.term.expect(/stopped following \(the tunnel carries on; "status" shows it\)\r\noutpost:branch-042> $/);
   } finally {
     await h.close();
   }
