@@ -15,8 +15,18 @@ export interface TunOptions {
   up?: boolean;
 }
 
-/** One wake-up's packets, in arrival order. Each is a view into one shared slab, valid indefinitely. */
+/** One wake-up's packets, in arrival order: views into one buffer, valid indefinitely unless the
+ *  callback was registered with `reuseBuffer` (then only until it returns). */
 export type PacketBatch = Buffer[];
+
+export interface OnPacketsOptions {
+  /**
+   * Hand out views of the device's own read buffer instead of a copy per batch: no allocation
+   * and no copy per wake-up, but the packets are overwritten by the next batch, so the callback
+   * must be done with them (or copy them) before it returns. Default false.
+   */
+  reuseBuffer?: boolean;
+}
 
 /** A TUN failure: `errno` is the positive Linux errno (0 when no system call failed), `code` its
  *  name ("EPERM"), `op` the step that failed ("open", "TUNSETIFF", "write", ...). */
@@ -32,10 +42,13 @@ export const TUN_BATCH_MAX = 256;
 
 interface NativeTun {
   readonly name: string;
-  start(cb: (err: NativeError | null, slab: Buffer | null, ends: Uint32Array | null) => void): void;
+  start(cb: (err: NativeError | null, count: number) => void): void;
+  slab(): ArrayBuffer | undefined;
+  ends(): Uint32Array | undefined;
   stop(): void;
   write(pkt: Uint8Array): boolean;
   writeBatch(pkts: readonly Uint8Array[]): number;
+  getFd(): number;
   getMtu(): number;
   setMtu(mtu: number): void;
   setUp(up: boolean): void;
@@ -148,6 +161,10 @@ export class TunDevice {
     }
   }
 
+  /** The file descriptor (-1 once closed). The ESP fast path writes decrypted packets to its own
+   *  duplicate of it, so the interface lives until that is closed too. */
+  get fd(): number { return this.native.getFd(); }
+
   /** The MTU read at open or last set through setMtu (the interface may since have moved namespace). */
   get mtu(): number { return this._mtu; }
 
@@ -166,15 +183,21 @@ export class TunDevice {
    * lets the process exit. A read error stops reading and goes to onError's handler, or is thrown
    * (uncaught) when there is none.
    */
-  onPackets(cb: ((batch: PacketBatch) => void) | null): void {
+  onPackets(cb: ((batch: PacketBatch) => void) | null, opts: OnPacketsOptions = {}): void {
     if (cb === null) { this.native.stop(); return; }
-    this.call(() => this.native.start((err, slab, ends) => {
-      if (slab && ends) {
-        const batch: Buffer[] = new Array(ends.length);
+    const reuse = opts.reuseBuffer ?? false;
+    let slab: Buffer | undefined, ends: Uint32Array | undefined;
+    this.call(() => this.native.start((err, count) => {
+      if (count > 0) {
+        slab ??= Buffer.from(this.native.slab()!);
+        ends ??= this.native.ends()!;
+        const used = ends[count - 1]!;
+        const src = reuse ? slab : Buffer.from(slab.subarray(0, used));
+        const batch: Buffer[] = new Array(count);
         let start = 0;
-        for (let i = 0; i < ends.length; i++) {
+        for (let i = 0; i < count; i++) {
           const end = ends[i]!;
-          batch[i] = slab.subarray(start, end);
+          batch[i] = src.subarray(start, end);
           start = end;
         }
         cb(batch);

@@ -7,10 +7,22 @@
 // while the old one still accepts inbound packets until the engine removes it.
 // Per packet there are no closures, log lines or allocations beyond parseFlow's small object and
 // what seal/open return; every drop is counted, per child when a child is known, else globally.
+//
+// Two ways to run the SAs, chosen at construction:
+//   - JavaScript (the reference): EspSa with node:crypto keys, one udp.sendEsp per packet;
+//   - native (fastpath.ts), when the UDP transport offers a fast path: the SAs live in the ESP
+//     addon, and per batch the plane only decides, per packet, which SA it leaves by (the
+//     selectors and the MTU guard run here, in the same place as for the reference) and whether
+//     each decrypted packet may enter the LAN; the addon seals and sends the whole batch with
+//     sendmmsg, and receives, opens and writes to the TUN device in batches.
+// Both count the same drops under the same names.
+import type { NativeEspEngine } from '../../board/tun/esp.ts';
+import { Meta, RxKind } from '../../board/tun/esp.ts';
 import { aeadByName } from '../crypto/aeads.ts';
 import type { DropCounters } from '../esp/drops.ts';
 import { NEXT_HEADER_IPV4, NEXT_HEADER_IPV6, readSpi } from '../esp/packet.ts';
 import { EspSa } from '../esp/sa.ts';
+import { NativeEspSa, type FastPathPort } from './fastpath.ts';
 import type { ChildSaSpec, Endpoint } from '../ike/actions.ts';
 import { formatSelector } from '../ike/selectors.ts';
 import { logger, type Logger } from '../log.ts';
@@ -27,6 +39,8 @@ export interface PacketSink {
 /** Where ESP packets go (a UdpTransport). */
 export interface EspSender {
   sendEsp(packet: Uint8Array, to: Endpoint): boolean;
+  /** Present when the transport's NAT-T socket is the ESP addon's: the plane then runs native. */
+  readonly fastPath?: FastPathPort | undefined;
 }
 
 /** Drops the data plane counts besides the SA's own (replay, auth_failed, malformed, bad_padding). */
@@ -69,6 +83,8 @@ export interface DataPlaneOptions {
   /** Path MTU enforcement (mtu-guard.ts): MSS clamping both ways, ICMP answers for packets too big. */
   mtuGuard?: { outbound(pkt: Uint8Array): boolean; inbound(pkt: Uint8Array): void };
   log?: Logger;
+  /** Use the transport's native fast path when it offers one (default true). */
+  fastPath?: boolean;
 }
 
 /** Per-child sequence-number limits; the defaults are the ESP SA's (rekey well before 2^32 / 2^64). */
@@ -122,8 +138,11 @@ interface Child {
   readonly spiInBuf: Buffer;
   readonly aead: string;
   readonly esn: boolean;
-  readonly inSa: EspSa;
-  readonly outSa: EspSa;
+  readonly inSa: EspSa | NativeEspSa;
+  readonly outSa: EspSa | NativeEspSa;
+  /** The engine ids of inSa and outSa (native only, else 0). */
+  readonly nativeIn: number;
+  readonly nativeOut: number;
   readonly selectors: SelectorPair;
   readonly localTs: string[];
   readonly remoteTs: string[];
@@ -167,6 +186,17 @@ export class DataPlane {
   /** Counters of removed children, so totals never go backwards. */
   private readonly retiredDrops: Record<string, number> = {};
   private readonly retired = { packetsIn: 0, packetsOut: 0, bytesIn: 0, bytesOut: 0 };
+  // Native only: the addon, children by inbound engine id, the per-batch plan and packet list
+  // (reused), and the engine's count of SAs that reached their soft limit (rekey events).
+  private readonly fast: FastPathPort | undefined;
+  private readonly engine: NativeEspEngine | undefined;
+  private readonly byNativeIn = new Map<number, Child>();
+  private plan = new Int32Array(512);
+  private readonly txPackets: Uint8Array[] = [];
+  private readonly engineStats = new Float64Array(32);
+  private rekeyEventsSeen = 0;
+  /** The addon writes accepted packets to the TUN itself (a TunDevice gave it its fd). */
+  private readonly nativeTunWrites: boolean = false;
 
   constructor(opts: DataPlaneOptions) {
     this.tun = opts.tun;
@@ -177,7 +207,22 @@ export class DataPlane {
     this.replayWindow = opts.replayWindow;
     this.onRekeyNeeded = opts.onRekeyNeeded ?? (() => {});
     this.mtuGuard = opts.mtuGuard;
+    const fast = opts.fastPath === false ? undefined : opts.udp.fastPath;
+    if (fast) {
+      this.fast = fast;
+      this.engine = fast.engine;
+      fast.onEspRecords = this.onEspRecords;
+      const fd = (opts.tun as { fd?: unknown }).fd;
+      if (typeof fd === 'number' && fd >= 0) {
+        this.engine.attachTun(fd);
+        this.nativeTunWrites = true;
+      }
+      this.log.info('fast-path', { tunWrites: this.nativeTunWrites ? 'native' : 'javascript' });
+    }
   }
+
+  /** True when the SAs run in the native addon. */
+  get native(): boolean { return this.engine !== undefined; }
 
   /** Installs a CHILD_SA pair (replacing one with the same inbound SPI). Throws on a bad spec. */
   installChild(spec: ChildSaSpec, limits: ChildLimits = {}): void {
@@ -185,11 +230,28 @@ export class DataPlane {
     if (!alg) throw new RangeError(`unsupported ESP AEAD "${spec.aead}"`);
     const spiIn = spiNumber(spec.spiIn), spiOut = spiNumber(spec.spiOut);
     const soft = limits.softLimit === undefined ? {} : { softLimit: limits.softLimit };
-    const inSa = new EspSa({ spi: spiIn, direction: 'in', key: alg.createKey(spec.keyIn), esn: spec.esn, ...soft, ...(this.replayWindow ? { replayWindow: this.replayWindow } : {}) });
-    const outSa = new EspSa({ spi: spiOut, direction: 'out', key: alg.createKey(spec.keyOut), esn: spec.esn, ...soft, ...(limits.nextSeqOut === undefined ? {} : { nextSeq: limits.nextSeqOut }) });
+    const window = this.replayWindow ? { replayWindow: this.replayWindow } : {};
+    const next = limits.nextSeqOut === undefined ? {} : { nextSeq: limits.nextSeqOut };
+    let inSa: EspSa | NativeEspSa, outSa: EspSa | NativeEspSa;
+    if (this.engine) {
+      const engine = this.engine;
+      inSa = new NativeEspSa(engine, { spi: spiIn, direction: 'in', alg, keyAndSalt: spec.keyIn, esn: spec.esn, ...soft, ...window });
+      try {
+        outSa = new NativeEspSa(engine, { spi: spiOut, direction: 'out', alg, keyAndSalt: spec.keyOut, esn: spec.esn, ...soft, ...next });
+        outSa.setRemote(spec.remote.address, spec.remote.port);
+      } catch (e) {
+        inSa.dispose();
+        (outSa! as NativeEspSa | undefined)?.dispose();
+        throw e;
+      }
+    } else {
+      inSa = new EspSa({ spi: spiIn, direction: 'in', key: alg.createKey(spec.keyIn), esn: spec.esn, ...soft, ...window });
+      outSa = new EspSa({ spi: spiOut, direction: 'out', key: alg.createKey(spec.keyOut), esn: spec.esn, ...soft, ...next });
+    }
     const child: Child = {
       ikeId: spec.ikeId, spiIn, spiOut, spiInBuf: Buffer.alloc(4),
       aead: alg.name, esn: spec.esn, inSa, outSa,
+      nativeIn: inSa instanceof NativeEspSa ? inSa.id : 0, nativeOut: outSa instanceof NativeEspSa ? outSa.id : 0,
       selectors: new SelectorPair(spec.localTs, spec.remoteTs),
       localTs: spec.localTs.map(formatSelector), remoteTs: spec.remoteTs.map(formatSelector),
       local: { address: spec.local.address, port: spec.local.port },
@@ -202,6 +264,7 @@ export class DataPlane {
       this.removeChild(spiIn);
     }
     this.bySpi.set(spiIn, child);
+    if (child.nativeIn) this.byNativeIn.set(child.nativeIn, child);
     this.order = [child, ...this.order];
     this.log.info('child-installed', {
       ikeId: spec.ikeId, spiIn: hex8(spiIn), spiOut: hex8(spiOut), aead: alg.name, esn: spec.esn,
@@ -216,6 +279,10 @@ export class DataPlane {
     if (!c) return false;
     this.bySpi.delete(spi);
     this.order = this.order.filter((x) => x !== c);
+    if (c.nativeIn) this.byNativeIn.delete(c.nativeIn);
+    // Native SAs leave the engine now (their keys with them); their counters stay readable.
+    if (c.inSa instanceof NativeEspSa) c.inSa.dispose();
+    if (c.outSa instanceof NativeEspSa) c.outSa.dispose();
     const st = this.childCounters(c);
     nonZero(this.retiredDrops, st.drops);
     this.retired.packetsIn += st.packetsIn;
@@ -232,6 +299,7 @@ export class DataPlane {
     for (const c of this.order) {
       if (c.ikeId !== ikeId) continue;
       c.remote = { address: remote.address, port: remote.port };
+      if (c.outSa instanceof NativeEspSa) c.outSa.setRemote(remote.address, remote.port);
       n++;
     }
     if (n > 0) this.log.info('remote-updated', { ikeId, remote: `${remote.address}:${remote.port}`, children: n });
@@ -252,6 +320,7 @@ export class DataPlane {
 
   /** Outbound: packets read from the TUN. */
   onTunPackets(batch: readonly Uint8Array[]): void {
+    if (this.engine) { this.outboundNative(batch); return; }
     for (let i = 0; i < batch.length; i++) this.outbound(batch[i]!);
   }
 
@@ -303,18 +372,90 @@ export class DataPlane {
     return { children, drops, ...totals };
   }
 
-  private outbound(pkt: Uint8Array): void {
+  /**
+   * The per-packet outbound decision, shared by both paths: the child whose selectors match
+   * (newest first) after the MTU guard (MSS clamping in place, ICMP for packets too big); or
+   * undefined when the packet is dropped (counted).
+   */
+  private route(pkt: Uint8Array): Child | undefined {
     const f = parseFlow(pkt);
-    if (f === null) { this.drops.not_ip++; return; }
+    if (f === null) { this.drops.not_ip++; return undefined; }
     const order = this.order;
     let c: Child | undefined;
     for (let i = 0; i < order.length; i++) {
       if (order[i]!.selectors.matchesOutbound(f)) { c = order[i]; break; }
     }
-    if (c === undefined) { this.drops.no_policy++; return; }
-    if (this.mtuGuard !== undefined && !this.mtuGuard.outbound(pkt)) return; // too big: answered with ICMP
+    if (c === undefined) { this.drops.no_policy++; return undefined; }
+    if (this.mtuGuard !== undefined && !this.mtuGuard.outbound(pkt)) return undefined; // too big: answered with ICMP
+    return c;
+  }
+
+  /** Native: decide every packet here, then seal and send the batch in one addon call. */
+  private outboundNative(batch: readonly Uint8Array[]): void {
+    const n = batch.length;
+    if (this.plan.length < 2 * n) this.plan = new Int32Array(2 * n);
+    const plan = this.plan, pkts = this.txPackets;
+    pkts.length = n;
+    let any = false;
+    for (let i = 0; i < n; i++) {
+      const pkt = batch[i]!;
+      pkts[i] = pkt;
+      const c = this.route(pkt);
+      if (c === undefined) { plan[2 * i] = 0; continue; }
+      plan[2 * i] = c.nativeOut;
+      plan[2 * i + 1] = pkt[0]! >> 4 === 4 ? NEXT_HEADER_IPV4 : NEXT_HEADER_IPV6;
+      any = true;
+    }
+    if (!any) return;
+    this.engine!.sealSend(pkts, plan, n);
+    this.fast!.afterSealSend();
+    this.checkRekeyEvents();
+  }
+
+  /**
+   * Native inbound, once per received batch (before IKE in it is dispatched): the RFC 4301 5.2
+   * selector check and the MTU guard for each decrypted packet, which the addon then writes to
+   * the TUN (verdict 1), or this plane does when the TUN is not a device the addon can write to.
+   */
+  private readonly onEspRecords = (meta: Int32Array, rx: Buffer, count: number): void => {
+    let now = 0;
+    for (let i = 0, b = 0; i < count; i++, b += 12) {
+      const kind = meta[b + Meta.kind];
+      if (kind !== RxKind.inner && kind !== RxKind.dummy) continue;
+      const c = this.byNativeIn.get(meta[b + Meta.sa]!);
+      if (c === undefined) continue; // removed since: the packet goes nowhere
+      if (now === 0) now = this.now();
+      c.lastInboundAt = now;
+      if (kind === RxKind.dummy) continue;
+      const off = meta[b + Meta.off]!;
+      const inner = rx.subarray(off, off + meta[b + Meta.len]!);
+      const f = parseFlow(inner);
+      if (f === null || !c.selectors.matchesInbound(f)) { c.drops.selector_mismatch++; continue; }
+      if (this.mtuGuard !== undefined) this.mtuGuard.inbound(inner); // in place, before the write
+      if (this.nativeTunWrites) meta[b + Meta.verdict] = 1;
+      else this.writeTun(c, inner);
+    }
+    this.checkRekeyEvents();
+  };
+
+  /** Native: when the addon saw an SA reach its soft limit (or run out), find it and raise the rekey. */
+  private checkRekeyEvents(): void {
+    this.engine!.stats(this.engineStats);
+    const events = this.engineStats[13]!; // rekeyEvents (board/tun/esp.ts STAT_NAMES)
+    if (events === this.rekeyEventsSeen) return;
+    this.rekeyEventsSeen = events;
+    for (const c of this.order) {
+      if (c.rekeyRaised) continue;
+      if (c.outSa.exhausted) this.raiseRekey(c, 'seq_exhausted');
+      else if (c.outSa.rekeyNeeded || c.inSa.rekeyNeeded) this.raiseRekey(c, 'soft_limit');
+    }
+  }
+
+  private outbound(pkt: Uint8Array): void {
+    const c = this.route(pkt);
+    if (c === undefined) return;
     const sa = c.outSa;
-    const esp = sa.seal(pkt, f.version === 4 ? NEXT_HEADER_IPV4 : NEXT_HEADER_IPV6);
+    const esp = sa.seal(pkt, pkt[0]! >> 4 === 4 ? NEXT_HEADER_IPV4 : NEXT_HEADER_IPV6);
     if (!(esp instanceof Uint8Array)) {
       c.drops[esp.error]++;
       if (esp.error === 'seq_exhausted' && !c.rekeyRaised) this.raiseRekey(c, 'seq_exhausted');
@@ -350,6 +491,9 @@ export class DataPlane {
     const drops: Record<string, number> = {};
     nonZero(drops, i.drops as DropCounters & Record<string, number>);
     nonZero(drops, c.drops);
+    // Native SAs count these themselves (the JavaScript path counts them in c.drops).
+    if (c.inSa instanceof NativeEspSa) nonZero(drops, c.inSa.childDrops());
+    if (c.outSa instanceof NativeEspSa) nonZero(drops, c.outSa.childDrops());
     return { packetsIn: i.packetsIn, packetsOut: o.packetsOut, bytesIn: i.bytesIn, bytesOut: o.bytesOut, drops };
   }
 }

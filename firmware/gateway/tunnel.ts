@@ -17,6 +17,7 @@ import { MtuGuard } from './mtu-guard.ts';
 import { NatKeepalive } from './keepalive.ts';
 import { addRoutes, removeRoutes } from './routes.ts';
 import { UdpTransport } from './udp.ts';
+import { warmUpCrypto } from './warm-up.ts';
 
 export interface TunnelOptions {
   name: string;
@@ -76,9 +77,13 @@ export class Tunnel extends EventEmitter<{ event: [IkeEvent] }> {
     udp.onEsp = (pkt, from) => plane.onEsp(pkt, from);
     udp.onIke = (data, from, localPort) => this.run(this.engine.receive(Date.now(), data, from, { address: this.opts.bindAddress ?? '0.0.0.0', port: localPort }));
     tun.onError((e) => this.log.error('tun-read-failed', { code: e.code, reason: e.message }));
-    tun.onPackets((batch) => plane.onTunPackets(batch));
+    // The plane is done with each batch when it returns: read into one reused buffer, no copies.
+    tun.onPackets((batch) => plane.onTunPackets(batch), { reuseBuffer: true });
     await addRoutes(tun.name, this.opts.remoteSubnets, this.opts.routeSrc ? { src: this.opts.routeSrc } : {});
     this.log.info('started', { tun: tun.name, mtu: this.opts.tunMtu, innerMtu: this.opts.innerMtu ?? this.opts.tunMtu, remote: this.opts.remote, routes: this.opts.remoteSubnets.join(',') });
+    // Before the first exchange: cold crypto (OpenSSL setup, JIT) would otherwise land in it.
+    const warm = warmUpCrypto([...this.opts.policy.ike, ...this.opts.policy.esp]);
+    this.log.info('crypto-warmed', { algorithms: warm.algorithms.join(','), ms: Math.round(warm.ms * 10) / 10 });
     this.run(this.engine.start(Date.now()));
   }
 

@@ -3,12 +3,21 @@
 // keepalives (counted, ignored). Nothing here queues without bound: when the kernel's send buffer
 // is full libuv would queue in userspace, so past `maxSendQueue` pending sends we drop and count.
 // Send failures (no route, unreachable) are counted and logged at a rate limit, never thrown.
+//
+// With the ESP addon (board/tun/esp.ts, the default when it loads) the port-4500 socket is the
+// addon's: it reads batches with recvmmsg, opens ESP for the SAs the data plane installed in it
+// and hands each batch over in one call (fastPath, fastpath.ts); IKE, keepalives and ESP for
+// unknown SPIs come out here exactly as from the node:dgram socket. Its sends never queue: a full
+// socket buffer is a counted drop.
 import dgram, { type RemoteInfo, type Socket } from 'node:dgram';
-import { isIPv6 } from 'node:net';
+import { isIP, isIPv6 } from 'node:net';
+import { constants as osConstants } from 'node:os';
+import { Meta, RxKind, createEspEngine, espAddonAvailable, readEngineStats, recordAddress, type NativeEspEngine } from '../../board/tun/esp.ts';
 import { ESP_HEADER_BYTES } from '../esp/packet.ts';
 import { addNonEspMarker, buildKeepalive, classifyUdp4500 } from '../esp/udp-encap.ts';
 import type { Endpoint } from '../ike/actions.ts';
 import { logger, type Logger } from '../log.ts';
+import type { FastPathPort } from './fastpath.ts';
 import { RateLimitedLog } from './rate-log.ts';
 
 export const IKE_PORT = 500;
@@ -37,6 +46,8 @@ export interface UdpTransportOptions {
   log?: Logger;
   /** Clock for the log rate limit (ms). */
   now?: () => number;
+  /** Port 4500 through the ESP addon (batched I/O, native ESP). Default: when the addon loads. */
+  fastPath?: boolean;
 }
 
 export interface UdpCounters {
@@ -53,6 +64,14 @@ export interface UdpCounters {
   /** Sends dropped because too many were already waiting for socket buffer space. */
   sendQueueFull: number;
   socketErrors: number;
+}
+
+/** Counters only the fast path keeps. */
+export interface UdpFastPathCounters {
+  /** Datagrams the kernel dropped because the port-4500 receive buffer was full (SO_RXQ_OVFL). */
+  rxOverflow: number;
+  rxBatches: number;
+  txBatches: number;
 }
 
 export interface UdpInfo {
@@ -77,11 +96,35 @@ const errCode = (e: unknown): string =>
 const NOOP_IKE: IkeHandler = () => {};
 const NOOP_ESP: EspHandler = () => {};
 
+const ERRNO_NAMES = new Map<number, string>(Object.entries(osConstants.errno).map(([k, v]) => [v, k]));
+const errnoName = (n: number): string => ERRNO_NAMES.get(n) ?? `errno ${n}`;
+const WOULD_BLOCK = new Set([osConstants.errno.EAGAIN, osConstants.errno.EWOULDBLOCK, osConstants.errno.ENOBUFS]);
+
+/** The port-4500 socket in the ESP addon, and what the transport reads back from it. */
+class NativeNatT implements FastPathPort {
+  onEspRecords: FastPathPort['onEspRecords'] = undefined;
+  readonly rx: Buffer;
+  readonly meta: Int32Array;
+  private readonly scratch = new Float64Array(32);
+  private loggedSendErrors = 0;
+  constructor(readonly engine: NativeEspEngine, private readonly sendFailed: (code: string) => void) {
+    this.rx = Buffer.from(engine.rxBuffer());
+    this.meta = engine.rxMeta();
+  }
+  afterSealSend(): void {
+    const s = readEngineStats(this.engine, this.scratch);
+    if (s.sendErrors > this.loggedSendErrors) {
+      for (; this.loggedSendErrors < s.sendErrors; this.loggedSendErrors++) this.sendFailed(errnoName(s.lastSendErrno));
+    }
+  }
+}
+
 export class UdpTransport {
   /** Receivers; replace them at any time (the data plane and the IKE engine are built after). */
   onIke: IkeHandler;
   onEsp: EspHandler;
-  readonly counters: UdpCounters = {
+  // What this side counts; the addon counts its own socket's traffic (counters sums both).
+  private readonly own: UdpCounters = {
     ikeIn: 0, espIn: 0, keepalivesIn: 0, malformedIn: 0, ikeOut: 0, espOut: 0, keepalivesOut: 0,
     sendErrors: 0, sendQueueFull: 0, socketErrors: 0,
   };
@@ -96,10 +139,12 @@ export class UdpTransport {
   // One callback for every send (no closure per packet); it only has the error to go on.
   private readonly afterSend = (err: Error | null): void => { if (err) this.sendFailed(err); };
 
+  private native: NativeNatT | undefined;
+
   private constructor(
     private readonly bindAddress: string,
     private readonly ike: Socket | null,
-    private readonly natT: Socket,
+    private readonly natT: Socket | null,
     opts: UdpTransportOptions,
   ) {
     this.onIke = opts.onIke ?? NOOP_IKE;
@@ -120,18 +165,24 @@ export class UdpTransport {
     } as const;
     const ikePort = opts.ikePort === undefined ? IKE_PORT : opts.ikePort;
     const natTPort = opts.natTPort ?? NAT_T_PORT;
-    const natT = dgram.createSocket(sockOpts);
+    const fast = opts.fastPath ?? espAddonAvailable();
+    const natT = fast ? null : dgram.createSocket(sockOpts);
     const ike = ikePort === null ? null : dgram.createSocket(sockOpts);
     const t = new UdpTransport(bindAddress, ike, natT, opts);
     try {
-      t._natTPort = await bind(natT, bindAddress, natTPort);
+      if (natT) t._natTPort = await bind(natT, bindAddress, natTPort);
+      else t._natTPort = t.bindNative(bindAddress, natTPort, sockOpts.recvBufferSize, sockOpts.sendBufferSize);
       if (ike) t._ikePort = await bind(ike, bindAddress, ikePort!);
     } catch (e) {
       t.close();
       throw e;
     }
-    natT.on('message', t.onNatTMessage);
-    natT.on('error', t.onSocketError);
+    if (natT) {
+      natT.on('message', t.onNatTMessage);
+      natT.on('error', t.onSocketError);
+    } else {
+      t.native!.engine.start(t.onNativeBatch);
+    }
     if (ike) {
       ike.on('message', t.onIkeMessage);
       ike.on('error', t.onSocketError);
@@ -142,55 +193,141 @@ export class UdpTransport {
     if (info.recvBufferBytes < wanted) {
       t.log.info('recv-buffer-capped', { wanted, got: info.recvBufferBytes, hint: 'raise net.core.rmem_max' });
     }
-    t.log.info('listening', { address: bindAddress, ikePort: t._ikePort, natTPort: t._natTPort });
+    t.log.info('listening', { address: bindAddress, ikePort: t._ikePort, natTPort: t._natTPort, fastPath: natT === null });
     return t;
   }
 
   get ikePort(): number | null { return this._ikePort; }
   get natTPort(): number { return this._natTPort; }
 
-  info(): UdpInfo {
+  /** The ESP addon behind port 4500, when it is used (the data plane then seals and opens there). */
+  get fastPath(): FastPathPort | undefined { return this.closed ? undefined : this.native; }
+
+  /** Traffic counters of both sockets. */
+  get counters(): UdpCounters {
+    if (!this.native) return this.own;
+    const n = readEngineStats(this.native.engine);
+    const o = this.own;
     return {
-      bindAddress: this.bindAddress, ikePort: this._ikePort, natTPort: this._natTPort,
-      recvBufferBytes: this.natT.getRecvBufferSize(), sendBufferBytes: this.natT.getSendBufferSize(),
+      ikeIn: o.ikeIn + n.ikeIn, espIn: o.espIn + n.espIn, keepalivesIn: o.keepalivesIn + n.keepalivesIn,
+      malformedIn: o.malformedIn + n.malformedIn, ikeOut: o.ikeOut, espOut: o.espOut + n.espOut,
+      keepalivesOut: o.keepalivesOut, sendErrors: o.sendErrors + n.sendErrors,
+      sendQueueFull: o.sendQueueFull + n.sendQueueFull, socketErrors: o.socketErrors + n.socketErrors,
     };
+  }
+
+  /** The fast path's own counters (undefined without it). */
+  fastPathCounters(): UdpFastPathCounters | undefined {
+    if (!this.native) return undefined;
+    const n = readEngineStats(this.native.engine);
+    return { rxOverflow: n.rxOverflow, rxBatches: n.rxBatches, txBatches: n.txBatches };
+  }
+
+  info(): UdpInfo {
+    const [rcv, snd] = this.native ? this.native.engine.bufferSizes() : [this.natT!.getRecvBufferSize(), this.natT!.getSendBufferSize()];
+    return { bindAddress: this.bindAddress, ikePort: this._ikePort, natTPort: this._natTPort, recvBufferBytes: rcv, sendBufferBytes: snd };
   }
 
   /** Sends an IKE message from the socket whose port is `from.port` (4500 adds the non-ESP marker). */
   sendIke(data: Uint8Array, from: Endpoint, to: Endpoint): boolean {
     const onNatT = from.port === this._natTPort || this.ike === null;
-    const ok = onNatT ? this.send(this.natT, addNonEspMarker(data), to) : this.send(this.ike!, data, to);
-    if (ok) this.counters.ikeOut++;
+    const ok = onNatT ? this.sendNatT(addNonEspMarker(data), to) : this.send(this.ike!, data, to);
+    if (ok) this.own.ikeOut++;
     return ok;
   }
 
   /** Sends one ESP packet from port 4500. false: dropped (queue full, closed); failures are counted. */
   sendEsp(packet: Uint8Array, to: Endpoint): boolean {
-    const ok = this.send(this.natT, packet, to);
-    if (ok) this.counters.espOut++;
+    const ok = this.sendNatT(packet, to);
+    if (ok) this.own.espOut++;
     return ok;
   }
 
   /** A NAT keepalive (RFC 3948 2.3) from port 4500. */
   sendKeepalive(to: Endpoint): boolean {
-    const ok = this.send(this.natT, this.keepalive, to);
-    if (ok) this.counters.keepalivesOut++;
+    const ok = this.sendNatT(this.keepalive, to);
+    if (ok) this.own.keepalivesOut++;
     return ok;
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.native?.engine.close();
     for (const s of [this.natT, this.ike]) {
       if (!s) continue;
       try { s.close(); } catch { /* never bound */ }
     }
   }
 
+  private bindNative(address: string, port: number, rcv: number, snd: number): number {
+    const engine = createEspEngine();
+    try {
+      const bound = engine.bind(address, port, rcv, snd);
+      this.native = new NativeNatT(engine, (code) => {
+        this.limited.warn(`send:${code}`, 'send-failed', { code, message: `send: ${code}` });
+      });
+      return bound;
+    } catch (e) {
+      engine.close();
+      const errno = (e as { errno?: unknown }).errno;
+      const code = typeof errno === 'number' && errno > 0 ? errnoName(errno) : errCode(e);
+      if ((e as { op?: string }).op === 'bind' || (e as { op?: string }).op === 'address') throw bindError(address, port, code, (e as Error).message);
+      throw e;
+    }
+  }
+
+  private sendNatT(buf: Uint8Array, to: Endpoint): boolean {
+    if (this.natT) return this.send(this.natT, buf, to);
+    if (this.closed || !this.native) return false;
+    // The addon's sends never wait in user space (nothing is pending), so the bound only bites at 0.
+    if (this.maxQueue <= 0) {
+      this.own.sendQueueFull++;
+      return false;
+    }
+    // What node:dgram refuses synchronously is refused here too: a bad port or address.
+    if (!Number.isInteger(to.port) || to.port <= 0 || to.port > 65535) {
+      this.sendFailed(Object.assign(new RangeError(`port ${to.port} out of range`), { code: 'ERR_SOCKET_BAD_PORT' }), to);
+      return false;
+    }
+    if (isIP(to.address) === 0) {
+      this.sendFailed(Object.assign(new TypeError(`${to.address} is not an IP address`), { code: 'ERR_INVALID_ADDRESS' }), to);
+      return false;
+    }
+    const err = this.native.engine.sendTo(buf, to.address, to.port);
+    if (err === 0) return true;
+    if (WOULD_BLOCK.has(err)) {
+      this.own.sendQueueFull++;
+      return false;
+    }
+    // Refused by the kernel (unreachable, too big): counted and logged as node:dgram's
+    // asynchronous failures are, after the packet was accepted for sending.
+    const code = errnoName(err);
+    this.sendFailed(Object.assign(new Error(`send ${code}`), { code }), to);
+    return true;
+  }
+
+  private readonly onNativeBatch = (count: number): void => {
+    const nat = this.native;
+    if (!nat) return;
+    const meta = nat.meta, rx = nat.rx;
+    // ESP first: IKE in the same batch may remove the SAs these packets came through.
+    nat.onEspRecords?.(meta, rx, count);
+    for (let i = 0, b = 0; i < count; i++, b += 12) {
+      const kind = meta[b + Meta.kind];
+      if (kind !== RxKind.ike && kind !== RxKind.espRaw) continue;
+      const off = meta[b + Meta.off]!, len = meta[b + Meta.len]!;
+      const data = Buffer.from(rx.subarray(off, off + len)); // the arena is reused by the next batch
+      const from: Endpoint = { address: recordAddress(meta, b), port: meta[b + Meta.port]! };
+      if (kind === RxKind.ike) this.onIke(data, from, this._natTPort);
+      else this.onEsp(data, from);
+    }
+  };
+
   private send(sock: Socket, buf: Uint8Array, to: Endpoint): boolean {
     if (this.closed) return false;
     if (sock.getSendQueueCount() >= this.maxQueue) {
-      this.counters.sendQueueFull++;
+      this.own.sendQueueFull++;
       return false;
     }
     try {
@@ -204,19 +341,19 @@ export class UdpTransport {
   }
 
   private sendFailed(err: Error, to?: Endpoint): void {
-    this.counters.sendErrors++;
+    this.own.sendErrors++;
     const code = errCode(err);
     this.limited.warn(`send:${code}`, 'send-failed', { code, message: err.message, ...(to ? { to: `${to.address}:${to.port}` } : {}) });
   }
 
   private readonly onSocketError = (err: Error): void => {
-    this.counters.socketErrors++;
+    this.own.socketErrors++;
     const code = errCode(err);
     this.limited.warn(`socket:${code}`, 'socket-error', { code, message: err.message });
   };
 
   private readonly onIkeMessage = (msg: Buffer, rinfo: RemoteInfo): void => {
-    this.counters.ikeIn++;
+    this.own.ikeIn++;
     this.onIke(msg, rinfo, this._ikePort!);
   };
 
@@ -224,38 +361,39 @@ export class UdpTransport {
     // Fast path for the common case, equivalent to classifyUdp4500's 'esp': a non-zero first
     // word (no marker) and room for SPI and sequence number.
     if (msg.length >= ESP_HEADER_BYTES && (msg[0]! | msg[1]! | msg[2]! | msg[3]!) !== 0) {
-      this.counters.espIn++;
+      this.own.espIn++;
       this.onEsp(msg, rinfo);
       return;
     }
     const c = classifyUdp4500(msg);
     switch (c.kind) {
       case 'ike':
-        this.counters.ikeIn++;
+        this.own.ikeIn++;
         this.onIke(Buffer.from(c.message.buffer, c.message.byteOffset, c.message.byteLength), rinfo, this._natTPort);
         return;
       case 'keepalive':
-        this.counters.keepalivesIn++;
+        this.own.keepalivesIn++;
         return;
       case 'esp': // shorter than the fast path allows cannot happen; kept for completeness
-        this.counters.espIn++;
+        this.own.espIn++;
         this.onEsp(msg, rinfo);
         return;
       default:
-        this.counters.malformedIn++;
+        this.own.malformedIn++;
     }
   };
 }
 
+function bindError(address: string, port: number, code: string, detail: string): UdpBindError {
+  const why = code === 'EADDRINUSE' ? 'is already in use (another IKE daemon running?)'
+    : code === 'EACCES' ? 'needs root or CAP_NET_BIND_SERVICE'
+    : code === 'EADDRNOTAVAIL' ? 'is not an address of this machine' : detail;
+  return new UdpBindError(address, port, code, `cannot bind UDP ${address}:${port}: ${why}`);
+}
+
 function bind(sock: Socket, address: string, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
-    const onError = (e: Error) => {
-      const code = errCode(e);
-      const why = code === 'EADDRINUSE' ? 'is already in use (another IKE daemon running?)'
-        : code === 'EACCES' ? 'needs root or CAP_NET_BIND_SERVICE'
-        : code === 'EADDRNOTAVAIL' ? 'is not an address of this machine' : e.message;
-      reject(new UdpBindError(address, port, code, `cannot bind UDP ${address}:${port}: ${why}`));
-    };
+    const onError = (e: Error) => reject(bindError(address, port, errCode(e), e.message));
     sock.once('error', onError);
     sock.bind({ address, port, exclusive: true }, () => {
       sock.off('error', onError);

@@ -3,17 +3,21 @@
  * JavaScript sees one class:
  *   new Tun(name, mtu, up)   open /dev/net/tun as `name` ("" = kernel's choice); mtu 0 = leave as is
  *   .name                    the interface name the kernel used
- *   .start(cb) / .stop()     poll for packets; cb(err, slab, ends) once per wake-up (see on_readable)
+ *   .start(cb) / .stop()     poll for packets; cb(err, count) once per wake-up (see on_readable)
+ *   .slab() / .ends()        the ArrayBuffer packets are read into and the Uint32Array of their end
+ *                            offsets, both made at the first start() and reused for every batch
  *   .write(u8) -> bool       one packet, never blocks; false when the kernel has no room (a drop)
  *   .writeBatch(arr) -> n    packets written before the first refused one
  *   .getMtu() / .setMtu(n) / .setUp(bool)
+ *   .getFd()                 the fd (-1 once closed), for the ESP fast path's TUN writes
  *   .close()                 stop polling, close the fd; idempotent
  * Errors are Error objects with .code ("EPERM"), .errno (positive, as in errno(3)) and .op (the step
  * that failed); board/tun/index.ts turns them into sentences for a technician.
  *
  * Reading: a uv_poll_t watches the non-blocking fd (no thread is parked in read(2)). At each wake-up
- * the packets that are ready, at most BATCH_MAX, are read into one C slab, copied into one JS
- * Buffer, and handed over with their end offsets; JS slices them without copying. libuv's epoll is
+ * the packets that are ready, at most BATCH_MAX, are read into one slab (a JS ArrayBuffer made
+ * once) with their end offsets in a Uint32Array (also made once), and JS is told how many there
+ * are: no allocation per batch. board/tun/index.ts copies or slices them. libuv's epoll is
  * level-triggered, so packets left over after BATCH_MAX wake us again on the next loop turn, after
  * timers and other I/O have had theirs.
  */
@@ -47,8 +51,10 @@ typedef struct {
   napi_ref self;
   napi_ref cb;
   napi_async_context actx;
-  uint8_t *slab; /* allocated at the first start() */
-  uint32_t ends[BATCH_MAX];
+  /* Backing stores of JS objects made at the first start(), held by slab_ref and ends_ref. */
+  uint8_t *slab;
+  uint32_t *ends;
+  napi_ref slab_ref, ends_ref;
 } tun_t;
 
 /* ---- errors ------------------------------------------------------------------------------- */
@@ -98,7 +104,6 @@ static void throw_napi(napi_env env, const char *what) {
 
 static void release(tun_t *t) {
   if (--t->refs > 0) return;
-  free(t->slab);
   free(t);
 }
 
@@ -129,7 +134,14 @@ static void close_impl(napi_env env, tun_t *t, int from_hook) {
   /* Linux releases the fd even when close(2) reports an error; there is nothing to retry. */
   (void)close(t->fd);
   t->fd = -1;
-  if (!from_hook) (void)napi_remove_env_cleanup_hook(env, cleanup_hook, t);
+  if (!from_hook) {
+    if (t->slab_ref) (void)napi_delete_reference(env, t->slab_ref);
+    if (t->ends_ref) (void)napi_delete_reference(env, t->ends_ref);
+    (void)napi_remove_env_cleanup_hook(env, cleanup_hook, t);
+  }
+  t->slab_ref = t->ends_ref = NULL;
+  t->slab = NULL;
+  t->ends = NULL;
 }
 
 /* Environment teardown (process.exit, worker end): give the fd and handle back. */
@@ -147,9 +159,9 @@ static void finalize(napi_env env, void *data, void *hint) {
 
 /* ---- reading ------------------------------------------------------------------------------ */
 
-/* One wake-up: read what is ready and make one JS call cb(err, slab, ends). err is null unless
- * reading failed (polling then stops, since a level-triggered error would spin); slab and ends
- * are null when no packet was read. */
+/* One wake-up: read what is ready into the slab and make one JS call cb(err, count). err is null
+ * unless reading failed (polling then stops, since a level-triggered error would spin); count
+ * packets were read before it either way. */
 static void on_readable(uv_poll_t *h, int status, int events) {
   (void)events;
   tun_t *t = h->data;
@@ -167,23 +179,14 @@ static void on_readable(uv_poll_t *h, int status, int events) {
   /* From here stop_polling (ours or the callback's) leaves actx to us: we destroy it below. */
   t->in_callback = 1;
   napi_async_context actx = t->actx;
-  napi_value argv[3], cb, recv; /* napi_make_callback wants an object as `this` */
-  int ok = napi_get_null(env, &argv[0]) == napi_ok && napi_get_null(env, &argv[1]) == napi_ok &&
-           napi_get_null(env, &argv[2]) == napi_ok && napi_get_global(env, &recv) == napi_ok &&
-           napi_get_reference_value(env, t->cb, &cb) == napi_ok;
-  if (ok && count > 0) {
-    void *ab_data = NULL;
-    napi_value ab;
-    ok = napi_create_buffer_copy(env, t->ends[count - 1], t->slab, NULL, &argv[1]) == napi_ok &&
-         napi_create_arraybuffer(env, count * sizeof(uint32_t), &ab_data, &ab) == napi_ok &&
-         napi_create_typedarray(env, napi_uint32_array, count, ab, 0, &argv[2]) == napi_ok;
-    if (ok) memcpy(ab_data, t->ends, count * sizeof(uint32_t));
-  }
+  napi_value argv[2], cb, recv; /* napi_make_callback wants an object as `this` */
+  int ok = napi_get_null(env, &argv[0]) == napi_ok && napi_create_uint32(env, (uint32_t)count, &argv[1]) == napi_ok &&
+           napi_get_global(env, &recv) == napi_ok && napi_get_reference_value(env, t->cb, &cb) == napi_ok;
   if (ok && err) ok = (argv[0] = make_error(env, err, op)) != NULL;
   if (err || !ok) stop_polling(env, t); /* a level-triggered error would wake us forever */
 
   napi_status s = napi_pending_exception;
-  if (ok) s = napi_make_callback(env, actx, recv, cb, 3, argv, NULL);
+  if (ok) s = napi_make_callback(env, actx, recv, cb, 2, argv, NULL);
   else throw_napi(env, "delivering packets");
   t->in_callback = 0;
   if (t->actx != actx) (void)napi_async_destroy(env, actx); /* polling stopped meanwhile */
@@ -292,9 +295,21 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
     t->cb = cb;
     return NULL;
   }
-  if (t->slab == NULL && (t->slab = malloc(SLAB_CAP)) == NULL) {
-    throw_errno(env, ENOMEM, "malloc");
-    return NULL;
+  if (t->slab_ref == NULL) {
+    napi_value ab, eab, ends;
+    void *slab = NULL, *ends_data = NULL;
+    CHECK(napi_create_arraybuffer(env, SLAB_CAP, &slab, &ab));
+    CHECK(napi_create_arraybuffer(env, BATCH_MAX * sizeof(uint32_t), &ends_data, &eab));
+    CHECK(napi_create_typedarray(env, napi_uint32_array, BATCH_MAX, eab, 0, &ends));
+    CHECK(napi_create_reference(env, ab, 1, &t->slab_ref));
+    if (napi_create_reference(env, ends, 1, &t->ends_ref) != napi_ok) {
+      (void)napi_delete_reference(env, t->slab_ref);
+      t->slab_ref = NULL;
+      throw_napi(env, "napi_create_reference");
+      return NULL;
+    }
+    t->slab = slab;
+    t->ends = ends_data;
   }
   uv_loop_t *loop;
   CHECK(napi_get_uv_event_loop(env, &loop));
@@ -408,6 +423,37 @@ static napi_value js_write_batch(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* The read slab and end offsets (after the first start(); undefined before). */
+static napi_value js_slab(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  napi_value result;
+  tun_t *t = this_tun(env, info, &argc, NULL, NULL);
+  if (t == NULL) return NULL;
+  if (t->slab_ref == NULL) CHECK(napi_get_undefined(env, &result));
+  else CHECK(napi_get_reference_value(env, t->slab_ref, &result));
+  return result;
+}
+
+static napi_value js_ends(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  napi_value result;
+  tun_t *t = this_tun(env, info, &argc, NULL, NULL);
+  if (t == NULL) return NULL;
+  if (t->ends_ref == NULL) CHECK(napi_get_undefined(env, &result));
+  else CHECK(napi_get_reference_value(env, t->ends_ref, &result));
+  return result;
+}
+
+/* The fd, for the ESP fast path to write decrypted packets (it takes its own dup); -1 when closed. */
+static napi_value js_get_fd(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  napi_value result;
+  tun_t *t = this_tun(env, info, &argc, NULL, NULL);
+  if (t == NULL) return NULL;
+  CHECK(napi_create_int32(env, t->fd, &result));
+  return result;
+}
+
 static napi_value js_get_mtu(napi_env env, napi_callback_info info) {
   size_t argc = 0;
   napi_value result;
@@ -456,6 +502,9 @@ NAPI_MODULE_INIT() {
       {"stop", NULL, js_stop, NULL, NULL, NULL, napi_default, NULL},
       {"write", NULL, js_write, NULL, NULL, NULL, napi_default, NULL},
       {"writeBatch", NULL, js_write_batch, NULL, NULL, NULL, napi_default, NULL},
+      {"getFd", NULL, js_get_fd, NULL, NULL, NULL, napi_default, NULL},
+      {"slab", NULL, js_slab, NULL, NULL, NULL, napi_default, NULL},
+      {"ends", NULL, js_ends, NULL, NULL, NULL, napi_default, NULL},
       {"getMtu", NULL, js_get_mtu, NULL, NULL, NULL, napi_default, NULL},
       {"setMtu", NULL, js_set_mtu, NULL, NULL, NULL, napi_default, NULL},
       {"setUp", NULL, js_set_up, NULL, NULL, NULL, napi_default, NULL},
