@@ -26,7 +26,8 @@ export interface DaemonOptions {
 
 export type DaemonEvent =
   | { type: 'tunnel'; event: IkeEvent }
-  | { type: 'config-applied'; sections: string[] };
+  | { type: 'config-applied'; sections: string[] }
+  | { type: 'config-rolled-back'; reason: string };
 
 export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
   readonly startedAt = Date.now();
@@ -67,6 +68,11 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     }
     this.emit('event', { type: 'config-applied', sections: changed });
     return changed;
+  }
+
+  /** A committed change was undone (unconfirmed `commit confirmed`): the fleet hears of it. */
+  reportRollback(reason: string): void {
+    this.emit('event', { type: 'config-rolled-back', reason });
   }
 
   /** Round trip to HQ measured by dead peer detection, for health reports. */

@@ -20,6 +20,8 @@ import type { ProgressDaemon } from './progress.ts';
 /** What the console needs from the daemon (firmware/daemon.ts's Daemon has it; tests fake it). */
 export interface ConsoleDaemon extends ProgressDaemon {
   applyConfig(next: ResolvedConfig): Promise<string[]>;
+  /** Tells the fleet (health events) that a commit was undone; optional for test doubles. */
+  reportRollback?(reason: string): void;
 }
 
 export const MAX_CONFIRM_MINUTES = 24 * 60;
@@ -303,6 +305,7 @@ export class Committer {
       return { reason, sections, ok: false, message: `the previous configuration was saved but could not be applied (${(e as Error).message})` };
     }
     this.opts.log.warn('rolled-back', { reason, sections: sections.join(',') });
+    this.opts.daemon.reportRollback?.(reason);
     return { reason, sections, ok: true, message: `${reason}: the previous configuration is back in force` };
   }
 

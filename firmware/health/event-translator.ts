@@ -42,6 +42,7 @@ export class EventTranslator {
 
   translate(d: DaemonEvent): EventBody[] {
     if (d.type === 'config-applied') return [{ type: 'config-committed', sections: [...d.sections] }];
+    if (d.type === 'config-rolled-back') return [{ type: 'config-rolled-back', reason: clip(d.reason) }];
     const e = d.event;
     switch (e.type) {
       case 'ike-up':
@@ -85,6 +86,7 @@ export class EventTranslator {
       case 'dpd-timeout':
         return [{ type: 'dpd-timeout' }];
       case 'exchange-sent':
+      case 'connect-failed':
         return [];
     }
   }

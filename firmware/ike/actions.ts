@@ -33,7 +33,8 @@ export type IkeEvent =
   | { type: 'auth-failed'; ikeId: string; reason: string }
   | { type: 'negotiation-failed'; ikeId: string; notify: string; detail: string }
   | { type: 'dpd-timeout'; ikeId: string }
-  | { type: 'exchange-sent'; ikeId: string; exchange: string; detail: string };
+  | { type: 'exchange-sent'; ikeId: string; exchange: string; detail: string }
+  | { type: 'connect-failed'; reason: string };
 
 export type Action =
   /** Send an IKE message (without the non-ESP marker: the shell adds it on port 4500). */

@@ -96,6 +96,7 @@ export class IkeEngine implements EngineCore {
     this.connecting = false;
     this.lastError = reason;
     this.log.warn('connect-failed', { reason });
+    this.event({ type: 'connect-failed', reason });
     this.scheduleReconnect(now);
     return this.flush();
   }
@@ -215,6 +216,10 @@ export class IkeEngine implements EngineCore {
         };
         this.log.debug('send', { ike: sa.id, msg: describeMessage(header, payloads), to: `${sa.remote.address}:${sa.remote.port}`, fragments: datagrams.length });
         for (const d of datagrams) this.send(sa, d);
+        // The first steps of a connection, for people watching it come up (console progress).
+        if (exchange === ExchangeType.IKE_SA_INIT || exchange === ExchangeType.IKE_AUTH) {
+          this.event({ type: 'exchange-sent', ikeId: sa.id, exchange: ExchangeType[exchange], detail: `${sa.remote.address}:${sa.remote.port}` });
+        }
       },
     });
     this.pump(sa, now);
