@@ -208,7 +208,7 @@ export class Tunnel extends EventEmitter<{ event: [IkeEvent] }> {
       } : null,
       childSas: children,
       lastError: this.engine.lastError ? { message: this.engine.lastError, ageSeconds: Math.floor((now - this.lastErrorAt) / 1000) } : null,
-      ike: { ...this.engine.counters, halfOpen: this.engine.ikeSas().filter((s) => !s.initiator && s.state === 'connecting').length },
+      ike: { ...this.engine.counters, halfOpen: this.engine.ikeSas().filter((s) => !s.initiator && (s.state === 'connecting' || s.state === 'authenticating')).length },
       ...(plane ? { dataPlane: { packetsIn: plane.packetsIn, packetsOut: plane.packetsOut, bytesIn: plane.bytesIn, bytesOut: plane.bytesOut, drops: plane.drops } } : {}),
     };
   }
