@@ -77,6 +77,8 @@ export class Committer {
   private pending: (Marker & { timer?: Timer }) | undefined;
   private busy: Promise<unknown> = Promise.resolve();
   readonly confirmPath: string;
+  /** The config file in force (keys generated on the box are stored beside it). */
+  get configPath(): string { return this.opts.configPath; }
 
   constructor(private readonly opts: CommitterOptions) {
     this.confirmPath = opts.confirmPath ?? `${opts.configPath}.confirm`;

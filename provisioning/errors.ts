@@ -22,6 +22,7 @@ export type ConsoleErrorCode =
   | 'write-failed'    // the config could not be saved (the old one is in force)
   | 'apply-failed'    // saved but could not be applied (the old one was restored)
   | 'not-available'   // a command whose feature is not in this firmware yet
+  | 'exists'          // would overwrite something that must not be lost silently (a key)
   | 'no-factory-config'
   | 'cancelled'
   | 'internal';      // a bug or an unexpected system error

@@ -1,5 +1,8 @@
 // The box itself: info, status, hello (the tool's handshake), mode, key, factory-reset.
 import { readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { generateKeyFile, KeyFileExistsError } from '../../firmware/pki/keys.ts';
+import { createCsr, csrPem } from '../../firmware/pki/csr.ts';
 import { parseJsonText } from '../../firmware/config/json.ts';
 import { statusText } from '../../firmware/cli/status-text.ts';
 import { deviceInfoText } from '../device-info.ts';
@@ -85,22 +88,44 @@ export const mode: CommandDef = {
 
 export const key: CommandDef = {
   name: 'key',
-  usage: ['key generate', 'key show'],
-  summary: 'the box\'s certificate fingerprint; key generation (not available yet)',
-  details: ['"key show" prints the SHA-256 fingerprint of tunnel.auth.cert. Generating a key pair on the box', '(and a certificate request) is not available yet; install key and certificate files, or use tunnel.auth.psk.'],
+  usage: ['key generate [ed25519|ecdsa-p256] [force]', 'key show'],
+  summary: 'make the box\'s private key and a certificate request; show the certificate fingerprint',
+  details: [
+    '"key generate" makes a private key on the box (Ed25519 by default, or ECDSA P-256) in',
+    'outpost.key beside the config file (mode 0600; it never leaves the box) and prints a PKCS#10',
+    'certificate request for the candidate tunnel.localId: give it to the company CA, then install',
+    'the signed certificate and set tunnel.auth.key/cert/ca. An existing key is kept unless "force".',
+    '"key show" prints the SHA-256 fingerprint of tunnel.auth.cert.',
+  ],
   login: true,
-  params: { action: 'string' },
+  params: { action: 'string', type: 'string', force: 'bool' },
   required: ['action'],
   fromWords(words) {
-    if (words.length !== 1) throw new ConsoleError('usage', 'usage: key generate|show');
-    return { action: words[0] };
+    if (words.length < 1 || words.length > 3) throw new ConsoleError('usage', 'usage: key generate [ed25519|ecdsa-p256] [force] | key show');
+    const rest = words.slice(1);
+    return { action: words[0], force: rest.includes('force'), ...(rest.find((w) => w !== 'force') ? { type: rest.find((w) => w !== 'force') } : {}) };
   },
   async run(ctx, p) {
     if (p.action === 'show') {
       const fp = (await ctx.deviceInfo()).certificateFingerprint;
       return { data: { fingerprint: fp }, text: [`certificate fingerprint: ${fp ? `SHA-256 ${fp}` : 'n/a (no certificate configured)'}`] };
     }
-    if (p.action === 'generate') throw new ConsoleError('not-available', 'key generation is not available yet: it comes with certificate support; use tunnel.auth.psk for now');
+    if (p.action === 'generate') {
+      const type = (p.type as string | undefined) ?? 'ed25519';
+      if (type !== 'ed25519' && type !== 'ecdsa-p256') throw new ConsoleError('usage', `key type "${type}" is not one of ed25519, ecdsa-p256`, { field: 'type' });
+      const localId = (ctx.candidate.value.tunnel as { localId?: unknown } | undefined)?.localId;
+      if (typeof localId !== 'string' || !localId) throw new ConsoleError('usage', 'set tunnel.localId first: the certificate request carries it', { field: 'tunnel.localId' });
+      const path = join(dirname(ctx.committer.configPath), 'outpost.key');
+      let made;
+      try {
+        made = generateKeyFile(path, type, { force: p.force === true });
+      } catch (e) {
+        if (e instanceof KeyFileExistsError) throw new ConsoleError('exists', `${path} already holds a key; "key generate ${type} force" replaces it (certificates for the old key stop working)`, { field: 'force' });
+        throw e;
+      }
+      const csr = csrPem(createCsr(made.key, localId));
+      return { data: { keyPath: path, type, csr }, text: [`private key: ${path} (${type}, mode 0600, stays on this box)`, `certificate request for ${localId}:`, ...csr.trimEnd().split('\n')] };
+    }
     throw new ConsoleError('usage', 'usage: key generate|show', { field: 'action' });
   },
 };

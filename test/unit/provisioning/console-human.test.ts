@@ -144,7 +144,13 @@ test('editing: set, refused values with the field and reason, secrets by prompt,
     h.term.send('half-typed\x03');
     await h.term.expect(/\^C\r\ncancelled\r\noutpost:branch-042# $/);
     assert.match(await h.term.cmd('diff'), /no changes/);
-    assert.match(await h.term.cmd('key generate'), /error: key generation is not available yet/);
+    // A key made on the box, kept there (0600), and a CSR for the candidate identity printed.
+    const made = await h.term.cmd('key generate');
+    assert.match(made, /private key: .*outpost\.key \(ed25519, mode 0600, stays on this box\)/);
+    assert.match(made, /-----BEGIN CERTIFICATE REQUEST-----/);
+    assert.doesNotMatch(made, /PRIVATE KEY/);
+    assert.match(await h.term.cmd('key generate ecdsa-p256'), /error: .*already holds a key; "key generate ecdsa-p256 force" replaces it/);
+    assert.match(await h.term.cmd('key generate rsa'), /error: key type "rsa" is not one of ed25519, ecdsa-p256/);
     assert.match(await h.term.cmd('key show'), /certificate fingerprint: n\/a/);
   } finally {
     await h.close();
