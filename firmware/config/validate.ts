@@ -131,7 +131,7 @@ function int(is: Issues, o: Obj, key: string, path: string, unit: string): numbe
   return v;
 }
 
-function list(is: Issues, o: Obj, key: string, path: string, what: string, max: number): unknown[] | undefined {
+function list(is: Issues, o: Obj, key: string, path: string, what: string, max: number, allowEmpty = false): unknown[] | undefined {
   if (!own(o, key)) return undefined;
   const v = o[key];
   const p = keyPath(path, key);
@@ -139,7 +139,7 @@ function list(is: Issues, o: Obj, key: string, path: string, what: string, max: 
     is.error(p, `expected a list of ${what} (in [ ]), got ${describe(v)}`);
     return undefined;
   }
-  if (v.length === 0) { is.error(p, `the list is empty; give at least one ${what.replace(/s$/, '')}`); return undefined; }
+  if (v.length === 0 && !allowEmpty) { is.error(p, `the list is empty; give at least one ${what.replace(/s$/, '')}`); return undefined; }
   if (v.length > max) { is.error(p, `has ${v.length} entries; at most ${max} are allowed`); return undefined; }
   return v;
 }
@@ -163,8 +163,8 @@ function checkAbsPath(is: Issues, v: string, p: string, what: string, secretFile
   return v;
 }
 
-function pathList(is: Issues, o: Obj, key: string, path: string, what: string): string[] | undefined {
-  const arr = list(is, o, key, path, `${what} files`, MAX_CA_FILES);
+function pathList(is: Issues, o: Obj, key: string, path: string, what: string, allowEmpty = false): string[] | undefined {
+  const arr = list(is, o, key, path, `${what} files`, MAX_CA_FILES, allowEmpty);
   if (!arr) return undefined;
   const out: string[] = [];
   let bad = false;
@@ -367,7 +367,8 @@ function checkAuth(is: Issues, v: unknown): ResolvedAuth | undefined {
   const key = absPath(is, o, 'key', path, 'the private key file', true);
   const cert = absPath(is, o, 'cert', path, 'the certificate file');
   const ca = pathList(is, o, 'ca', path, 'CA certificate');
-  const crl = own(o, 'crl') ? pathList(is, o, 'crl', path, 'CRL') : [];
+  // CRLs are optional: an empty list (as a resolved config writes it) means none.
+  const crl = own(o, 'crl') ? pathList(is, o, 'crl', path, 'CRL', true) : [];
   if (key === undefined || cert === undefined || ca === undefined || crl === undefined) return undefined;
   return { key, cert, ca, crl };
 }
