@@ -44,6 +44,8 @@ export interface EngineCounters {
 }
 
 const HEX = (b: Buffer) => b.toString('hex');
+/** How long an IKE SA replaced by the peer's rekey waits for the peer's Delete. */
+const RETIRED_LINGER_MS = 60_000;
 
 export class IkeEngine implements EngineCore {
   readonly policy: TunnelPolicy;
@@ -146,6 +148,7 @@ export class IkeEngine implements EngineCore {
     for (const sa of this.sas.values()) {
       if (sa.pending) t = Math.min(t, sa.pending.nextRetransmitAt);
       if (!sa.initiator && (sa.state === 'connecting' || sa.state === 'authenticating')) t = Math.min(t, sa.createdAt + this.policy.halfOpenTimeoutMs);
+      if (sa.state === 'rekeyed' && sa.retiredAt !== undefined) t = Math.min(t, sa.retiredAt + RETIRED_LINGER_MS);
       if (sa.state !== 'established' || sa.pending) continue;
       t = Math.min(t, sa.rekeyAt);
       if (this.policy.dpdSeconds > 0) t = Math.min(t, sa.lastInboundAt + this.policy.dpdSeconds * 1000);
@@ -338,6 +341,11 @@ export class IkeEngine implements EngineCore {
       this.log.info('half-open-expired', { ike: sa.id, remote: sa.remote.address });
       sa.state = 'rekeyed'; // silent: a half-open SA was never up
       this.killIkeSa(sa, 'half-open timeout', now);
+      return;
+    }
+    if (sa.state === 'rekeyed' && sa.retiredAt !== undefined && !sa.pending && now >= sa.retiredAt + RETIRED_LINGER_MS) {
+      // The peer rekeyed this SA but never deleted it: nothing uses it any more.
+      this.killIkeSa(sa, 'rekeyed', now);
       return;
     }
     if (sa.state !== 'established' || sa.pending || sa.queue.length) return;

@@ -89,6 +89,8 @@ export class IkeSa {
   /** Both sides announced IKEV2_FRAGMENTATION_SUPPORTED (RFC 7383). */
   fragmentation = false;
   readonly reassembler = new Reassembler();
+  /** When the peer's rekey replaced this SA; the peer deletes it, or we drop it after a while. */
+  retiredAt?: number;
   /** The IKE SA that replaced this one when the peer rekeyed it (collision resolution). */
   rekeyedBy?: IkeSa;
   private ivCounter = 0n;

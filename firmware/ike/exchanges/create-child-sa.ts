@@ -208,6 +208,7 @@ export function answerIkeRekey(e: EngineCore, sa: IkeSa, req: Payload[], now: nu
   fresh.children = sa.children;
   sa.children = [];
   sa.rekeyedBy = fresh;
+  sa.retiredAt = now;
   if (sa.state !== 'rekeying') sa.state = 'rekeyed';
   e.adoptIkeSa(fresh);
   e.established(fresh, now);

@@ -296,3 +296,19 @@ test('DPD measures the round trip to the peer', () => {
   p.advance(10_500);
   assert.equal(sa.dpdRttMs, 7);
 });
+
+test('an IKE SA the peer rekeyed but never deleted is dropped after a while', () => {
+  const p = new IkePair(policy({ ikeLifetimeSeconds: 100, dpdSeconds: 0 }), hq({ ikeLifetimeSeconds: 1000, dpdSeconds: 0 }));
+  p.start();
+  const old = p.a.engine.ikeSas()[0]!.spiI;
+  // Swallow every INFORMATIONAL request on the old IKE SA: its Delete after the rekey never arrives.
+  p.filter = (d) => {
+    const m = decodeMessage(d.data);
+    return !(d.toSide === 'b' && m.header.spiI.equals(old) && m.header.exchangeType === ExchangeType.INFORMATIONAL && !m.header.response);
+  };
+  p.advance(90_000);
+  assert.equal(p.b.engine.ikeSas().length, 2, 'the old SA lingers without the Delete');
+  p.advance(200_000);
+  assert.equal(p.b.engine.ikeSas().length, 1);
+  assert.ok(mirrored(p.a.children, p.b.children));
+});
