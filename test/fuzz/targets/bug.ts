@@ -9,3 +9,12 @@ export class FuzzFinding extends Error {
 export function check(cond: unknown, message: string): asserts cond {
   if (!cond) throw new FuzzFinding(message);
 }
+
+/**
+ * Findings reported but not fixed yet (in code this work does not own) are tolerated so fuzzing
+ * can go on past them; test/fuzz/corpus-regression.test.ts replays each with
+ * FUZZ_KNOWN_FINDINGS=fail as a todo test, so they stay visible until fixed.
+ */
+export function tolerateKnown(): boolean {
+  return process.env.FUZZ_KNOWN_FINDINGS !== 'fail';
+}

@@ -3,6 +3,7 @@
 // The config seeds are the documented example and the minimal config (plus a certificate-auth
 // variant); the console seeds are what a technician types and what outpost-provision sends.
 import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -33,3 +34,24 @@ const requests = [
 ];
 save('console-line', Buffer.concat([Buffer.from([0x40]), Buffer.from(requests.map((r) => '\x15' + JSON.stringify(r) + '\n').join(''))])); // machine mode
 for (const r of requests) save('console-request', JSON.stringify(r));
+
+// Certificates as strongSwan's pki makes them (what an HQ sends in CERT payloads): a CA and an
+// end entity with SANs, for each key type; plus a certificate from node's own test CA helper.
+for (const type of ['ecdsa', 'ed25519', 'rsa']) {
+  const pki = (...a: string[]) => execFileSync('pki', a, { maxBuffer: 1 << 20, stdio: ['ignore', 'pipe', 'ignore'] });
+  const caKey = pki('--gen', '--type', type, ...(type === 'rsa' ? ['--size', '2048'] : []), '--outform', 'der');
+  const keyFile = join(args.out!, `.ca-${type}.der`);
+  writeFileSync(keyFile, caKey);
+  try {
+    const ca = pki('--self', '--ca', '--in', keyFile, '--type', type === 'ecdsa' ? 'ecdsa' : type === 'ed25519' ? 'priv' : 'rsa', '--dn', `C=CH, O=Outpost Fuzz, CN=Fuzz ${type} CA`, '--outform', 'der');
+    save('x509-cert', ca);
+    const caFile = join(args.out!, `.ca-${type}.crt`);
+    writeFileSync(caFile, ca);
+    const ee = pki('--issue', '--cacert', caFile, '--cakey', keyFile, '--in', keyFile, '--type', 'priv', '--dn', `C=CH, O=Outpost Fuzz, CN=hq.example.net`,
+      '--san', 'hq.example.net', '--san', '198.51.100.2', '--san', 'ops@example.net', '--flag', 'serverAuth', '--outform', 'der');
+    save('x509-cert', ee);
+    execFileSync('rm', ['-f', caFile]);
+  } finally {
+    execFileSync('rm', ['-f', keyFile]);
+  }
+}
