@@ -12,7 +12,7 @@ import { IkeEngine } from '../ike/engine.ts';
 import type { TunnelPolicy } from '../ike/policy.ts';
 import { logger, type Logger } from '../log.ts';
 import type { TunnelStatus } from '../cli/status-model.ts';
-import { DataPlane } from './dataplane.ts';
+import { DataPlane, type PacketSink } from './dataplane.ts';
 import { MtuGuard } from './mtu-guard.ts';
 import { NatKeepalive } from './keepalive.ts';
 import { addRoutes, removeRoutes } from './routes.ts';
@@ -44,6 +44,10 @@ export class Tunnel extends EventEmitter<{ event: [IkeEvent] }> {
   private readonly log: Logger;
   private timer: NodeJS.Timeout | undefined;
   private tun?: TunDevice;
+  /** What the data plane writes to: follows the device when it is recreated (recoverTun). */
+  private sink?: TunSink;
+  private recovering = false;
+  private recoverAgain = false;
   private udp?: UdpTransport;
   private plane?: DataPlane;
   private keepalive?: NatKeepalive;
@@ -59,14 +63,16 @@ export class Tunnel extends EventEmitter<{ event: [IkeEvent] }> {
   async start(): Promise<void> {
     const tun = TunDevice.open({ name: this.opts.tunName, mtu: this.opts.tunMtu, up: true });
     this.tun = tun;
+    this.sink = new TunSink(tun);
+    const sink = this.sink;
     const udp = await UdpTransport.open({
       bindAddress: this.opts.bindAddress ?? '0.0.0.0', ikePort: this.opts.ikePort ?? IKE_PORT,
       ...(this.opts.natTPort !== undefined ? { natTPort: this.opts.natTPort } : {}), log: this.log.child('udp'),
     });
     this.udp = udp;
     const plane = new DataPlane({
-      tun, udp, log: this.log.child('esp'),
-      mtuGuard: new MtuGuard({ mtu: this.opts.innerMtu ?? this.opts.tunMtu, reply: (p) => tun.write(p) }),
+      tun: sink, udp, log: this.log.child('esp'),
+      mtuGuard: new MtuGuard({ mtu: this.opts.innerMtu ?? this.opts.tunMtu, reply: (p) => sink.write(p) }),
       onRekeyNeeded: (spi, why) => {
         this.log.info('rekey-needed', { spi: spi.toString('hex'), why });
         this.run(this.engine.rekeyChildNow(spi, Date.now()));
@@ -76,15 +82,62 @@ export class Tunnel extends EventEmitter<{ event: [IkeEvent] }> {
     this.keepalive = new NatKeepalive((to) => udp.sendKeepalive(to));
     udp.onEsp = (pkt, from) => plane.onEsp(pkt, from);
     udp.onIke = (data, from, localPort) => this.run(this.engine.receive(Date.now(), data, from, { address: this.opts.bindAddress ?? '0.0.0.0', port: localPort }));
-    tun.onError((e) => this.log.error('tun-read-failed', { code: e.code, reason: e.message }));
-    // The plane is done with each batch when it returns: read into one reused buffer, no copies.
-    tun.onPackets((batch) => plane.onTunPackets(batch), { reuseBuffer: true });
+    this.readFrom(tun);
     await addRoutes(tun.name, this.opts.remoteSubnets, this.opts.routeSrc ? { src: this.opts.routeSrc } : {});
     this.log.info('started', { tun: tun.name, mtu: this.opts.tunMtu, innerMtu: this.opts.innerMtu ?? this.opts.tunMtu, remote: this.opts.remote, routes: this.opts.remoteSubnets.join(',') });
     // Before the first exchange: cold crypto (OpenSSL setup, JIT) would otherwise land in it.
     const warm = warmUpCrypto([...this.opts.policy.ike, ...this.opts.policy.esp]);
     this.log.info('crypto-warmed', { algorithms: warm.algorithms.join(','), ms: Math.round(warm.ms * 10) / 10 });
     this.run(this.engine.start(Date.now()));
+  }
+
+  /** Outbound packets from `tun` to the data plane; a read error (the device deleted under us:
+   *  EBADF from poll) starts the device's recovery. */
+  private readFrom(tun: TunDevice): void {
+    const plane = this.plane!;
+    tun.onError((e) => {
+      this.log.error('tun-read-failed', { code: e.code, reason: e.message });
+      if (tun === this.tun) void this.recoverTun();
+    });
+    // The plane is done with each batch when it returns: read into one reused buffer, no copies.
+    tun.onPackets((batch) => plane.onTunPackets(batch), { reuseBuffer: true });
+  }
+
+  /**
+   * The TUN device stopped working (typically deleted with `ip link del`): close it, open it
+   * again with the same name and MTU, give it to the data plane (and the native ESP engine,
+   * which writes decrypted packets to its own copy of the fd), re-add the routes. The SAs are
+   * untouched, so traffic resumes as soon as the device is back. Retried with backoff (100 ms
+   * doubling to 30 s) while it fails; a failure of the new device during recovery runs it again.
+   */
+  private async recoverTun(): Promise<void> {
+    if (this.recovering) { this.recoverAgain = true; return; }
+    this.recovering = true;
+    const started = Date.now();
+    let delay = 100;
+    try {
+      for (let attempt = 1; !this.closed; attempt++) {
+        this.recoverAgain = false;
+        try {
+          this.tun?.close();
+          const tun = TunDevice.open({ name: this.opts.tunName, mtu: this.opts.tunMtu, up: true });
+          this.tun = tun;
+          this.sink!.dev = tun;
+          if (this.plane?.native) this.udp?.fastPath?.engine.attachTun(tun.fd);
+          this.readFrom(tun);
+          await addRoutes(tun.name, this.opts.remoteSubnets, this.opts.routeSrc ? { src: this.opts.routeSrc } : {});
+          if (this.recoverAgain) throw new Error('the new device failed as well');
+          this.log.warn('tun-recovered', { tun: tun.name, mtu: this.opts.tunMtu, routes: this.opts.remoteSubnets.join(','), attempts: attempt, ms: Date.now() - started });
+          return;
+        } catch (err) {
+          this.log.error('tun-recovery-failed', { attempt, reason: (err as Error).message, retry_ms: delay });
+          await new Promise((r) => setTimeout(r, delay));
+          delay = Math.min(delay * 2, 30_000);
+        }
+      }
+    } finally {
+      this.recovering = false;
+    }
   }
 
   /** Sends our Deletes, waits briefly for them to leave, and releases everything. */
@@ -212,6 +265,14 @@ export class Tunnel extends EventEmitter<{ event: [IkeEvent] }> {
       ...(plane ? { dataPlane: { packetsIn: plane.packetsIn, packetsOut: plane.packetsOut, bytesIn: plane.bytesIn, bytesOut: plane.bytesOut, drops: plane.drops } } : {}),
     };
   }
+}
+
+/** The data plane's PacketSink: the current TUN device, swapped when it is recreated. `fd` is what
+ *  the data plane gives the native ESP engine at construction (recoverTun re-attaches the new one). */
+class TunSink implements PacketSink {
+  constructor(public dev: TunDevice) {}
+  get fd(): number { return this.dev.fd; }
+  write(pkt: Uint8Array): boolean { return this.dev.write(pkt); }
 }
 
 /** The local address the kernel would use towards `remote` (for NAT detection hashes). */
