@@ -26,7 +26,7 @@ export const RxKind = { none: 0, inner: 1, dummy: 2, drop: 3, ike: 4, espRaw: 5 
 export const STAT_NAMES = [
   'espIn', 'ikeIn', 'keepalivesIn', 'malformedIn', 'espOut', 'ikeOut', 'keepalivesOut',
   'sendErrors', 'sendQueueFull', 'socketErrors', 'rxOverflow', 'rxBatches', 'txBatches',
-  'rekeyEvents', 'lastSendErrno', 'lastTunErrno',
+  'rekeyEvents', 'lastSendErrno', 'lastTunErrno', 'ikeSocket',
 ] as const;
 export type EngineStats = Record<(typeof STAT_NAMES)[number], number>;
 
@@ -34,7 +34,7 @@ export type EngineStats = Record<(typeof STAT_NAMES)[number], number>;
 export const SA_STAT_NAMES = [
   'packetsIn', 'bytesIn', 'packetsOut', 'bytesOut', 'dummyIn', 'dummyOut', 'replay', 'auth_failed',
   'malformed', 'bad_padding', 'too_big', 'seq_exhausted', 'send_dropped', 'tun_full', 'tun_down', 'tun_error',
-  'rekeyNeeded', 'exhausted', 'lastSeqHi', 'lastSeqLo', 'unknown_spi',
+  'rekeyNeeded', 'exhausted', 'lastSeqHi', 'lastSeqLo', 'unknown_spi', 'rekeyNoted',
 ] as const;
 export type SaStats = Record<(typeof SA_STAT_NAMES)[number], number>;
 

@@ -16,8 +16,9 @@
 //     each decrypted packet may enter the LAN; the addon seals and sends the whole batch with
 //     sendmmsg, and receives, opens and writes to the TUN device in batches.
 // Both count the same drops under the same names.
+import { readFileSync } from 'node:fs';
 import type { NativeEspEngine } from '../../board/tun/esp.ts';
-import { Meta, RxKind } from '../../board/tun/esp.ts';
+import { Meta, RxKind, STAT_NAMES } from '../../board/tun/esp.ts';
 import { aeadByName } from '../crypto/aeads.ts';
 import type { DropCounters } from '../esp/drops.ts';
 import { NEXT_HEADER_IPV4, NEXT_HEADER_IPV6, readSpi } from '../esp/packet.ts';
@@ -122,7 +123,10 @@ export interface ChildStatus {
 
 export interface DataPlaneStatus {
   children: ChildStatus[];
-  /** Every drop since start (including children since removed), non-zero reasons only. */
+  /** Every drop since start (including children since removed), non-zero reasons only. Besides
+   *  the per-packet reasons, what the kernel dropped before Outpost could read it:
+   *  `tun_queue_full` (the TUN device's queue, packets from the LAN) and, on the fast path,
+   *  `udp_rx_overflow` (the port-4500 receive buffers). */
   drops: Record<string, number>;
   /** Totals since start, including removed children. */
   packetsIn: number;
@@ -155,6 +159,8 @@ interface Child {
 }
 
 const hex8 = (n: number) => n.toString(16).padStart(8, '0');
+const STAT_RX_OVERFLOW = STAT_NAMES.indexOf('rxOverflow');
+const STAT_REKEY_EVENTS = STAT_NAMES.indexOf('rekeyEvents');
 
 function spiNumber(spi: Buffer | number | string): number {
   if (typeof spi === 'number') return spi >>> 0;
@@ -347,6 +353,7 @@ export class DataPlane {
     const now = this.now();
     const drops: Record<string, number> = { ...this.retiredDrops };
     nonZero(drops, this.drops);
+    nonZero(drops, this.kernelDrops());
     const totals = { ...this.retired };
     const children: ChildStatus[] = [];
     for (const c of this.order) {
@@ -438,16 +445,32 @@ export class DataPlane {
     this.checkRekeyEvents();
   };
 
+  /** Packets the kernel dropped because Outpost did not read them in time (see DataPlaneStatus). */
+  private kernelDrops(): Record<string, number> {
+    const out: Record<string, number> = {};
+    const name = (this.tun as { name?: unknown }).name;
+    if (typeof name === 'string' && /^[\w.-]{1,15}$/.test(name)) {
+      try {
+        out.tun_queue_full = Number(readFileSync(`/sys/class/net/${name}/statistics/tx_dropped`, 'utf8')) || 0;
+      } catch { /* not in this namespace's /sys, or gone */ }
+    }
+    if (this.engine) {
+      this.engine.stats(this.engineStats);
+      out.udp_rx_overflow = this.engineStats[STAT_RX_OVERFLOW]!;
+    }
+    return out;
+  }
+
   /** Native: when the addon saw an SA reach its soft limit (or run out), find it and raise the rekey. */
   private checkRekeyEvents(): void {
     this.engine!.stats(this.engineStats);
-    const events = this.engineStats[13]!; // rekeyEvents (board/tun/esp.ts STAT_NAMES)
+    const events = this.engineStats[STAT_REKEY_EVENTS]!;
     if (events === this.rekeyEventsSeen) return;
     this.rekeyEventsSeen = events;
     for (const c of this.order) {
       if (c.rekeyRaised) continue;
-      if (c.outSa.exhausted) this.raiseRekey(c, 'seq_exhausted');
-      else if (c.outSa.rekeyNeeded || c.inSa.rekeyNeeded) this.raiseRekey(c, 'soft_limit');
+      const why = (c.outSa as NativeEspSa).rekeyNoted ?? ((c.inSa as NativeEspSa).rekeyNoted && 'soft_limit');
+      if (why) this.raiseRekey(c, why);
     }
   }
 

@@ -128,6 +128,12 @@ export class NativeEspSa {
   }
 
   get rekeyNeeded(): boolean { return this.#read()[S.rekeyNeeded] === 1; }
+  /** Why the engine first saw this SA need a rekey, after a packet went through it (as the
+   *  reference data plane raises it per packet); undefined while it has not. */
+  get rekeyNoted(): 'soft_limit' | 'seq_exhausted' | undefined {
+    const n = this.#read()[S.rekeyNoted];
+    return n === 1 ? 'soft_limit' : n === 2 ? 'seq_exhausted' : undefined;
+  }
   get exhausted(): boolean { return this.#read()[S.exhausted] === 1; }
   get lastSeq(): bigint {
     const s = this.#read();

@@ -193,7 +193,10 @@ export class UdpTransport {
     if (info.recvBufferBytes < wanted) {
       t.log.info('recv-buffer-capped', { wanted, got: info.recvBufferBytes, hint: 'raise net.core.rmem_max' });
     }
-    t.log.info('listening', { address: bindAddress, ikePort: t._ikePort, natTPort: t._natTPort, fastPath: natT === null });
+    t.log.info('listening', {
+      address: bindAddress, ikePort: t._ikePort, natTPort: t._natTPort, fastPath: natT === null,
+      ...(t.native ? { ikeQueue: readEngineStats(t.native.engine).ikeSocket ? 'own' : 'shared' } : {}),
+    });
     return t;
   }
 

@@ -228,11 +228,11 @@ async function tcp(topo: Topology, r: Running): Promise<{ mbps: number; cpu: num
   return { mbps: j.end.sum_received.bits_per_second / 1e6, cpu: after.map((a, i) => (100 * (a.cpu - before[i]!.cpu)) / secs), rss: after.map((a) => a.rssMb) };
 }
 
-/** Average RTT lanhost -> hqhost in ms. */
+/** Median RTT lanhost -> hqhost in ms over 100 pings (the median: other load on the machine
+ *  delays a few of them by milliseconds, which an average would carry). */
 function rtt(topo: Topology): number {
-  const out = topo.lanhost.run('ping', '-n', '-q', '-c', '40', '-i', '0.02', '-W', '2', ADDR.hqhost);
-  const m = /= [\d.]+\/([\d.]+)\//.exec(out);
-  return m ? Number(m[1]) : NaN;
+  const out = topo.lanhost.run('ping', '-n', '-c', '100', '-i', '0.01', '-W', '2', ADDR.hqhost);
+  return median([...out.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1])));
 }
 
 interface Flood { mbps: number; lossPct: number; rssMax: number[]; rssEnd: number[]; drops: string; ikeUp: string }

@@ -24,7 +24,12 @@
  * ever truncated), classified (ESP, IKE behind the non-ESP marker, keepalive, junk), ESP opened in
  * place, and the batch handed to JavaScript in one call; accepted inner packets are then written
  * to the TUN device. Packets the kernel dropped because the socket buffer was full are counted
- * (SO_RXQ_OVFL). Memory is fixed at bind time: nothing here grows with traffic. */
+ * (the sockets' drop counters, SO_MEMINFO). Memory is fixed at bind time: nothing here grows with traffic.
+ *
+ * IKE gets its own receive queue: two sockets share the port (SO_REUSEPORT) and a classic BPF
+ * program steers datagrams that start with the non-ESP marker (four zero bytes: IKE) to the
+ * second one. A flood of ESP that overflows the first socket's buffer then cannot drop DPD or
+ * rekey messages. Where that cannot be set up, one socket carries everything. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -33,6 +38,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/filter.h>
+#include <linux/sock_diag.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -68,18 +75,19 @@ enum {
 enum {
   S_ESP_IN, S_IKE_IN, S_KEEPALIVES_IN, S_MALFORMED_IN, S_ESP_OUT, S_IKE_OUT, S_KEEPALIVES_OUT,
   S_SEND_ERRORS, S_SEND_QUEUE_FULL, S_SOCKET_ERRORS, S_RX_OVERFLOW, S_RX_BATCHES, S_TX_BATCHES,
-  S_REKEY_EVENTS, S_LAST_SEND_ERRNO, S_LAST_TUN_ERRNO, S_COUNT
+  S_REKEY_EVENTS, S_LAST_SEND_ERRNO, S_LAST_TUN_ERRNO, S_IKE_SOCKET, S_COUNT
 };
 
 /* Per-SA stats, in the order saStats() writes them. */
 enum {
   A_PACKETS_IN, A_BYTES_IN, A_PACKETS_OUT, A_BYTES_OUT, A_DUMMY_IN, A_DUMMY_OUT, A_REPLAY, A_AUTH_FAILED,
   A_MALFORMED, A_BAD_PADDING, A_TOO_BIG, A_SEQ_EXHAUSTED, A_SEND_DROPPED, A_TUN_FULL, A_TUN_DOWN, A_TUN_ERROR,
-  A_REKEY_NEEDED, A_EXHAUSTED, A_LAST_SEQ_HI, A_LAST_SEQ_LO, A_UNKNOWN_SPI, A_COUNT
+  A_REKEY_NEEDED, A_EXHAUSTED, A_LAST_SEQ_HI, A_LAST_SEQ_LO, A_UNKNOWN_SPI, A_REKEY_NOTED, A_COUNT
 };
 
 typedef struct {
   int used;
+  int rekey_noted; /* the engine counted this SA's rekey event: 1 soft limit, 2 out of numbers */
   uint32_t gen; /* bumped on removal: a stale id never finds the slot's next tenant */
   esp_sa_t sa;
   struct sockaddr_storage remote;
@@ -92,12 +100,13 @@ typedef struct {
   sa_slot_t *slots; /* MAX_SAS, allocated at the first addSa */
   uint32_t last_in; /* slot of the last inbound SPI hit */
   int fd;           /* UDP socket, -1 until bound and after close */
+  int ike_fd;       /* the same port's IKE-only socket, -1 when there is none */
   int family;
   int tun_fd;       /* our dup of the TUN fd, -1 when none */
   int closed;
   int refs;
   int poll_inited, polling, in_callback;
-  uv_poll_t poll;
+  uv_poll_t poll, ike_poll;
   napi_ref self, cb, rx_ab, meta_ta;
   napi_async_context actx;
   uint8_t *rx;   /* RX_BATCH * RX_SLOT, the backing store of rx_ab (owned by V8) */
@@ -105,7 +114,6 @@ typedef struct {
   struct mmsghdr rx_msgs[RX_BATCH];
   struct iovec rx_iov[RX_BATCH];
   struct sockaddr_storage rx_names[RX_BATCH];
-  char rx_ctrl[RX_BATCH][CMSG_SPACE(sizeof(uint32_t))];
   uint8_t *tx; /* TX_ARENA */
   size_t tx_used;
   unsigned tx_n;
@@ -182,6 +190,16 @@ static sa_slot_t *inbound_by_spi(engine_t *e, uint32_t spi) {
   return NULL;
 }
 
+/* After a packet went through an SA: the first time it needs a rekey (soft limit reached, or
+ * installed past it, or out of sequence numbers) the engine's event count goes up, which tells
+ * JavaScript to look. */
+static inline void note_rekey(engine_t *e, sa_slot_t *sl) {
+  if (sl->sa.rekey_needed && !sl->rekey_noted) {
+    sl->rekey_noted = sl->sa.exhausted ? 2 : 1;
+    e->stats[S_REKEY_EVENTS]++;
+  }
+}
+
 static void free_slot(sa_slot_t *sl) {
   if (!sl->used) return;
   esp_sa_free(&sl->sa);
@@ -204,6 +222,7 @@ static void stop_polling(napi_env env, engine_t *e) {
   if (!e->polling) return;
   e->polling = 0;
   (void)uv_poll_stop(&e->poll);
+  if (e->ike_fd >= 0) (void)uv_poll_stop(&e->ike_poll);
   (void)napi_delete_reference(env, e->cb);
   (void)napi_delete_reference(env, e->self);
   e->cb = e->self = NULL;
@@ -220,10 +239,12 @@ static void close_impl(napi_env env, engine_t *e, int from_hook) {
   if (e->poll_inited) {
     e->poll_inited = 0;
     uv_close((uv_handle_t *)&e->poll, on_poll_closed);
+    if (e->ike_fd >= 0) uv_close((uv_handle_t *)&e->ike_poll, on_poll_closed);
   }
   if (e->fd >= 0) (void)close(e->fd);
+  if (e->ike_fd >= 0) (void)close(e->ike_fd);
   if (e->tun_fd >= 0) (void)close(e->tun_fd);
-  e->fd = e->tun_fd = -1;
+  e->fd = e->ike_fd = e->tun_fd = -1;
   if (e->slots)
     for (uint32_t i = 0; i < MAX_SAS; i++) free_slot(&e->slots[i]);
   /* The arena and records belong to V8; drop our hold on them (not from the teardown hook,
@@ -391,9 +412,9 @@ static int rx_one(engine_t *e, unsigned i, size_t n, int truncated) {
   }
   m[M_SA] = (int32_t)make_id((uint32_t)(sl - e->slots), sl->gen);
   size_t off = 0, len = 0;
-  int nh = 0, was_needed = sl->sa.rekey_needed;
+  int nh = 0;
   esp_open_result_t r = esp_sa_open(&sl->sa, p, n, &off, &len, &nh);
-  if (!was_needed && sl->sa.rekey_needed) e->stats[S_REKEY_EVENTS]++;
+  note_rekey(e, sl);
   if (r == ESP_OPEN_PACKET) {
     m[M_KIND] = K_INNER;
     m[M_OFF] += (int32_t)off;
@@ -410,14 +431,13 @@ static int rx_one(engine_t *e, unsigned i, size_t n, int truncated) {
   return 0;
 }
 
-static int rx_batch(engine_t *e) {
+static int rx_batch(engine_t *e, int fd) {
   for (unsigned i = 0; i < RX_BATCH; i++) {
     e->rx_msgs[i].msg_hdr.msg_namelen = sizeof e->rx_names[i];
-    e->rx_msgs[i].msg_hdr.msg_controllen = sizeof e->rx_ctrl[i];
     e->rx_msgs[i].msg_hdr.msg_flags = 0;
   }
   for (;;) {
-    int n = recvmmsg(e->fd, e->rx_msgs, RX_BATCH, MSG_DONTWAIT, NULL);
+    int n = recvmmsg(fd, e->rx_msgs, RX_BATCH, MSG_DONTWAIT, NULL);
     if (n >= 0 || errno != EINTR) return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : n;
   }
 }
@@ -454,8 +474,9 @@ static void on_readable(uv_poll_t *h, int status, int events) {
     e->stats[S_SOCKET_ERRORS]++;
     return;
   }
+  int fd = h == &e->ike_poll ? e->ike_fd : e->fd;
   for (int round = 0; round < RX_ROUNDS; round++) {
-    int n = rx_batch(e);
+    int n = rx_batch(e, fd);
     if (n < 0) {
       e->stats[S_SOCKET_ERRORS]++; /* ICMP errors queued on the socket and the like: not fatal */
       return;
@@ -465,13 +486,6 @@ static void on_readable(uv_poll_t *h, int status, int events) {
     int need_js = 0;
     for (unsigned i = 0; i < (unsigned)n; i++) {
       struct msghdr *mh = &e->rx_msgs[i].msg_hdr;
-      for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c != NULL; c = CMSG_NXTHDR(mh, c)) {
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
-          uint32_t dropped;
-          memcpy(&dropped, CMSG_DATA(c), sizeof dropped);
-          if (dropped > e->stats[S_RX_OVERFLOW]) e->stats[S_RX_OVERFLOW] = dropped; /* cumulative in the kernel */
-        }
-      }
       need_js |= rx_one(e, i, e->rx_msgs[i].msg_len, (mh->msg_flags & MSG_TRUNC) != 0);
     }
     if (need_js && !call_js(e, (unsigned)n)) return;
@@ -528,7 +542,7 @@ static napi_value js_new(napi_env env, napi_callback_info info) {
     return NULL;
   }
   e->env = env;
-  e->fd = e->tun_fd = -1;
+  e->fd = e->ike_fd = e->tun_fd = -1;
   e->refs = 1;
   if (napi_wrap(env, me, e, finalize, NULL, NULL) != napi_ok) {
     free(e);
@@ -585,6 +599,7 @@ static napi_value js_add_sa(napi_env env, napi_callback_info info) {
     return NULL;
   }
   sl->used = 1;
+  sl->rekey_noted = 0;
   sl->remote_len = 0;
   sl->send_dropped = sl->tun_full = sl->tun_down = sl->tun_error = 0;
   CHECK(napi_create_uint32(env, make_id(s, sl->gen), &result));
@@ -666,6 +681,7 @@ static napi_value js_sa_stats(napi_env env, napi_callback_info info) {
     o[A_LAST_SEQ_HI] = (double)(last >> 32);
     o[A_LAST_SEQ_LO] = (double)(last & 0xffffffffu);
     o[A_UNKNOWN_SPI] = (double)c->unknown_spi;
+    o[A_REKEY_NOTED] = sl->rekey_noted;
   }
   CHECK(napi_get_boolean(env, sl != NULL && type == napi_float64_array && len >= A_COUNT, &result));
   return result;
@@ -694,9 +710,8 @@ static napi_value js_seal(napi_env env, napi_callback_info info) {
   size_t cap = esp_packet_bytes(len), out_len = 0;
   if (sl->sa.exhausted || cap > sl->sa.max_packet) cap = 0;
   else CHECK(napi_create_buffer(env, cap, &out, &result));
-  int was_needed = sl->sa.rekey_needed;
   esp_seal_result_t r = esp_sa_seal(&sl->sa, inner, len, nh, out, cap, &out_len);
-  if (!was_needed && sl->sa.rekey_needed) e->stats[S_REKEY_EVENTS]++;
+  note_rekey(e, sl);
   if (r != ESP_SEAL_OK) CHECK(napi_create_int32(env, (int32_t)r, &result));
   return result;
 }
@@ -733,9 +748,9 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   }
   memcpy(copy, esp, len);
   size_t off = 0, ilen = 0;
-  int nh = 0, was_needed = sl->sa.rekey_needed;
+  int nh = 0;
   esp_open_result_t r = esp_sa_open(&sl->sa, copy, len, &off, &ilen, &nh);
-  if (!was_needed && sl->sa.rekey_needed) e->stats[S_REKEY_EVENTS]++;
+  note_rekey(e, sl);
   o[0] = (int32_t)r;
   o[1] = nh;
   napi_status s = r == ESP_OPEN_PACKET ? napi_create_buffer_copy(env, ilen, copy + off, NULL, &result) : napi_get_null(env, &result);
@@ -743,6 +758,39 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   free(copy);
   CHECK(s);
   return result;
+}
+
+/* A non-blocking UDP socket in the port's reuseport group, buffers sized, bound to `ss`; -1 with
+ * *err and *op set on failure. */
+static int open_udp(int family, const struct sockaddr_storage *ss, socklen_t sl, int rcvbuf, int sndbuf, const char **op,
+                    int *err) {
+  int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    *op = "socket";
+    *err = errno;
+    return -1;
+  }
+  int one = 1;
+  *op = "setsockopt";
+  *err = 0;
+  if (family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) < 0) *err = errno;
+  if (!*err && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) *err = errno;
+  /* As root the buffers may exceed net.core.[rw]mem_max (FORCE); otherwise they are capped. */
+  if (!*err && rcvbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) < 0 &&
+      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf) < 0)
+    *err = errno;
+  if (!*err && sndbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof sndbuf) < 0 &&
+      setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf) < 0)
+    *err = errno;
+  if (!*err && bind(fd, (const struct sockaddr *)ss, sl) < 0) {
+    *err = errno;
+    *op = "bind";
+  }
+  if (*err) {
+    (void)close(fd);
+    return -1;
+  }
+  return fd;
 }
 
 static napi_value js_bind(napi_env env, napi_callback_info info) {
@@ -779,45 +827,68 @@ static napi_value js_bind(napi_env env, napi_callback_info info) {
   CHECK(napi_create_arraybuffer(env, (size_t)RX_BATCH * META_INTS * sizeof(int32_t), &meta, &mab));
   CHECK(napi_create_typedarray(env, napi_int32_array, (size_t)RX_BATCH * META_INTS, mab, 0, &mta));
 
-  int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
+  /* The port must be free for a plain socket too: a reuseport socket of another Outpost would
+   * otherwise share it silently instead of failing with EADDRINUSE. Port 0 takes the free port
+   * the probe got. */
+  int probe = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (probe < 0) {
     throw_errno(env, errno, "socket");
     return NULL;
   }
   int one = 1;
-  const char *op = "setsockopt";
-  int err = 0;
-  if (family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) < 0) err = errno;
-  /* As root the buffers may exceed net.core.[rw]mem_max (FORCE); otherwise they are capped. */
-  if (!err && rcvbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) < 0 &&
-      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf) < 0)
-    err = errno;
-  if (!err && sndbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof sndbuf) < 0 &&
-      setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf) < 0)
-    err = errno;
-  (void)setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one); /* a count only: optional */
-  if (!err && bind(fd, (struct sockaddr *)&ss, sl) < 0) {
-    err = errno;
-    op = "bind";
-  }
+  if (family == AF_INET6) (void)setsockopt(probe, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
   struct sockaddr_storage bound;
   socklen_t blen = sizeof bound;
-  if (!err && getsockname(fd, (struct sockaddr *)&bound, &blen) < 0) {
-    err = errno;
-    op = "getsockname";
+  if (bind(probe, (struct sockaddr *)&ss, sl) < 0 || getsockname(probe, (struct sockaddr *)&bound, &blen) < 0) {
+    int err = errno;
+    (void)close(probe);
+    throw_errno(env, err, "bind");
+    return NULL;
   }
-  if (err) {
-    (void)close(fd);
+  (void)close(probe);
+  int bound_port = family == AF_INET ? ntohs(((struct sockaddr_in *)&bound)->sin_port)
+                                     : ntohs(((struct sockaddr_in6 *)&bound)->sin6_port);
+  if (family == AF_INET) ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)bound_port);
+  else ((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)bound_port);
+
+  const char *op = "setsockopt";
+  int err = 0;
+  int fd = open_udp(family, &ss, sl, rcvbuf, sndbuf, &op, &err);
+  if (fd < 0) {
     throw_errno(env, err, op);
     return NULL;
+  }
+  /* IKE's own queue (see the top of this file); without it everything shares fd. */
+  const char *ike_op = "";
+  int ike_err = 0;
+  int ike_fd = open_udp(family, &ss, sl, 256 * 1024, 0, &ike_op, &ike_err);
+  if (ike_fd >= 0) {
+    /* The program sees the UDP payload. Only what can be IKE (the marker, then at least an IKE
+     * header) goes to the IKE socket, so junk is counted where ESP is, in arrival order. */
+    struct sock_filter code[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_LEN, 0),        /* payload length */
+        BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 4 + 28, 0, 3),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 0),        /* its first 4 bytes */
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 1), /* the non-ESP marker: */
+        BPF_STMT(BPF_RET | BPF_K, 1),                 /*   the IKE socket (second in the group) */
+        BPF_STMT(BPF_RET | BPF_K, 0),                 /* else the first */
+    };
+    struct sock_fprog prog = {.len = sizeof code / sizeof code[0], .filter = code};
+    if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof prog) < 0) {
+      (void)close(ike_fd);
+      ike_fd = -1;
+    }
   }
   if (napi_create_reference(env, ab, 1, &e->rx_ab) != napi_ok ||
       napi_create_reference(env, mta, 1, &e->meta_ta) != napi_ok) {
     (void)close(fd);
+    if (ike_fd >= 0) (void)close(ike_fd);
     throw_napi(env, "bind");
     return NULL;
   }
   e->fd = fd;
+  e->ike_fd = ike_fd;
+  e->stats[S_IKE_SOCKET] = ike_fd >= 0;
   e->family = family;
   e->rx = rx;
   e->meta = meta;
@@ -829,10 +900,7 @@ static napi_value js_bind(napi_env env, napi_callback_info info) {
     mh->msg_iov = &e->rx_iov[i];
     mh->msg_iovlen = 1;
     mh->msg_name = &e->rx_names[i];
-    mh->msg_control = e->rx_ctrl[i];
   }
-  int bound_port = family == AF_INET ? ntohs(((struct sockaddr_in *)&bound)->sin_port)
-                                     : ntohs(((struct sockaddr_in6 *)&bound)->sin6_port);
   CHECK(napi_create_int32(env, bound_port, &result));
   return result;
 }
@@ -885,27 +953,41 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
     return NULL;
   }
   uv_loop_t *loop;
+  int r = 0;
   CHECK(napi_get_uv_event_loop(env, &loop));
   if (!e->poll_inited) {
-    int r = uv_poll_init(loop, &e->poll, e->fd);
+    r = uv_poll_init(loop, &e->poll, e->fd);
     if (r < 0) {
       throw_errno(env, -r, "uv_poll_init");
       return NULL;
     }
     e->poll.data = e;
+    if (e->ike_fd >= 0) {
+      r = uv_poll_init(loop, &e->ike_poll, e->ike_fd);
+      if (r < 0) { /* do without the IKE queue rather than fail */
+        (void)close(e->ike_fd);
+        e->ike_fd = -1;
+        e->stats[S_IKE_SOCKET] = 0;
+      } else {
+        e->ike_poll.data = e;
+        e->refs++; /* released by on_poll_closed */
+      }
+    }
     e->poll_inited = 1;
     e->refs++; /* released by on_poll_closed */
   }
   napi_value resource, rname;
   napi_ref cb = NULL, self = NULL;
   napi_async_context actx = NULL;
-  int r = 0;
   int refs_ok = napi_create_object(env, &resource) == napi_ok &&
                 napi_create_string_utf8(env, "OutpostEsp", NAPI_AUTO_LENGTH, &rname) == napi_ok &&
                 napi_async_init(env, resource, rname, &actx) == napi_ok &&
                 napi_create_reference(env, argv[0], 1, &cb) == napi_ok &&
                 napi_create_reference(env, me, 1, &self) == napi_ok;
-  if (refs_ok && (r = uv_poll_start(&e->poll, UV_READABLE, on_readable)) == 0) {
+  if (refs_ok && (r = uv_poll_start(&e->poll, UV_READABLE, on_readable)) == 0 && e->ike_fd >= 0 &&
+      (r = uv_poll_start(&e->ike_poll, UV_READABLE, on_readable)) != 0)
+    (void)uv_poll_stop(&e->poll);
+  if (refs_ok && r == 0) {
     e->cb = cb;
     e->self = self;
     e->actx = actx;
@@ -1009,9 +1091,8 @@ static napi_value js_seal_send(napi_env env, napi_callback_info info) {
     }
     uint8_t *out = e->tx + e->tx_used;
     size_t out_len = 0;
-    int was_needed = sl->sa.rekey_needed;
-    esp_seal_result_t r = esp_sa_seal(&sl->sa, inner, len, plan[2 * i + 1], out, TX_ARENA - e->tx_used, &out_len);
-    if (!was_needed && sl->sa.rekey_needed) e->stats[S_REKEY_EVENTS]++;
+      esp_seal_result_t r = esp_sa_seal(&sl->sa, inner, len, plan[2 * i + 1], out, TX_ARENA - e->tx_used, &out_len);
+    note_rekey(e, sl);
     if (r != ESP_SEAL_OK) continue;
     unsigned k = e->tx_n++;
     e->tx_iov[k].iov_base = out;
@@ -1063,6 +1144,16 @@ static napi_value js_stats(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, "stats: a Float64Array of at least STATS_COUNT");
     return NULL;
   }
+  /* What the kernel dropped for lack of buffer space, as of now (SO_MEMINFO's drop counter). */
+  double drops = 0;
+  for (int i = 0; i < 2; i++) {
+    int fd = i == 0 ? e->fd : e->ike_fd;
+    uint32_t mem[SK_MEMINFO_VARS];
+    socklen_t ml = sizeof mem;
+    if (fd >= 0 && getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mem, &ml) == 0 && ml > SK_MEMINFO_DROPS * sizeof(uint32_t))
+      drops += mem[SK_MEMINFO_DROPS];
+  }
+  if (drops > e->stats[S_RX_OVERFLOW]) e->stats[S_RX_OVERFLOW] = drops; /* kept after close */
   memcpy(data, e->stats, sizeof e->stats);
   return NULL;
 }
