@@ -11,7 +11,7 @@ import { buildTopology, ADDR, type Topology } from '../lib/topology.ts';
 import { Charon, stopAll } from '../lib/strongswan.ts';
 import { OutpostDaemon } from '../lib/outpost-daemon.ts';
 import { assertPing } from '../lib/traffic.ts';
-import { TestPki, type KeyType } from './ike-cert-pki.ts';
+import { TestPki, type KeyType } from '../lib/strongswan-pki.ts';
 import { runPkiCommand } from '../../firmware/pki/cli.ts';
 import { join } from 'node:path';
 
