@@ -142,6 +142,9 @@ export class FaultRig {
     assert.equal(st.deviceId, DEVICE);
     assert.equal(st.tunnel.state, 'up');
     await this.hq.waitForChildUp('net', { ike: 'branch' });
+    // A stale IKE_SA from before the fault would linger at HQ: INITIAL_CONTACT must have removed it.
+    const sas = (await this.hq.listSas()).filter((s) => s.name === 'branch');
+    assert.equal(sas.length, 1, `HQ holds one IKE_SA for the branch: ${sas.map((s) => `${s.initiatorSpi}/${s.state}`).join(' ')}`);
     assertPing(this.topo.lanhost, ADDR.hqhost);
     if (this.w) {
       for (const m of this.w.messages) assertValid(m.topic.split('/')[2] as 'status' | 'health' | 'events', m.json);
