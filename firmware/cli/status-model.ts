@@ -102,6 +102,10 @@ export interface HealthLinkStatus {
   lastPublishSeconds: number | null;
   /** Why the last connection attempt failed (refused password, TLS, unreachable), while not connected. */
   lastError?: string | null;
+  /** Events waiting for the broker's acknowledgement (queued while it is away), and events dropped
+   *  because the queue was full, since start. Optional: older daemons do not send them. */
+  eventsQueued?: number;
+  eventsDropped?: number;
 }
 
 /** The box's own IKE certificate (certificate authentication only). */

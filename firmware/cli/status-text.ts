@@ -117,6 +117,7 @@ export function statusText(m: StatusModel): string {
     const last = h.lastPublishSeconds === null ? 'no report sent yet' : `last report ${humanDuration(h.lastPublishSeconds)} ago`;
     lines.push(`health: ${printable(h.broker)}, ${h.connected ? 'connected' : 'NOT connected'}, ${last}`);
     if (!h.connected && h.lastError) lines.push(`  last error: ${printable(h.lastError)}`);
+    if (h.eventsQueued || h.eventsDropped) lines.push(`  events waiting for the broker: ${h.eventsQueued ?? 0}${h.eventsDropped ? ` (${h.eventsDropped} dropped, queue full)` : ''}`);
   }
   return lines.join('\n') + '\n';
 }

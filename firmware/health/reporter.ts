@@ -136,6 +136,8 @@ export class HealthReporter {
       connected: this.link?.connected ?? false,
       lastPublishSeconds: this.lastPublishAt === null ? null : Math.max(0, Math.floor((this.now() - this.lastPublishAt) / 1000)),
       lastError: this.link?.connected ? null : this.link?.lastError ?? null,
+      eventsQueued: this.queue.size,
+      eventsDropped: this.queue.dropped,
     };
   }
 
