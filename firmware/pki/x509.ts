@@ -98,12 +98,21 @@ export function parseCertificate(der: Buffer, what = 'certificate'): ParsedCert 
   }
   const subjectDer = Buffer.from(AsnConvert.serialize(tbs.subject));
   const issuerDer = Buffer.from(AsnConvert.serialize(tbs.issuer));
+  // OpenSSL decodes the key lazily: an undecodable one must fail here, as a malformed certificate.
+  let publicKey: KeyObject;
+  try {
+    publicKey = x509.publicKey;
+  } catch (err) {
+    throw new CertAuthError('malformed', `${what} has a public key that cannot be decoded: ${(err as Error).message}`);
+  }
+  const notBefore = tbs.validity.notBefore.getTime(), notAfter = tbs.validity.notAfter.getTime();
+  if (!Number.isFinite(notBefore) || !Number.isFinite(notAfter)) throw new CertAuthError('malformed', `${what} has an unreadable validity period`);
   return {
     der, x509, subjectDer, issuerDer, subject: dn(subjectDer), issuer: dn(issuerDer),
     serialHex: Buffer.from(tbs.serialNumber).toString('hex'),
-    notBefore: tbs.validity.notBefore.getTime(), notAfter: tbs.validity.notAfter.getTime(),
+    notBefore, notAfter,
     ...(keyUsage !== undefined ? { keyUsage } : {}), isCa, ...(pathLen !== undefined ? { pathLen } : {}),
-    san, publicKey: x509.publicKey, spki: Buffer.from(AsnConvert.serialize(tbs.subjectPublicKeyInfo)),
+    san, publicKey, spki: Buffer.from(AsnConvert.serialize(tbs.subjectPublicKeyInfo)),
     fingerprint256: x509.fingerprint256, selfIssued: subjectDer.equals(issuerDer),
   };
 }
