@@ -5,16 +5,21 @@
 // config file is byte for byte the one the daemon started with, and the events the fleet saw.
 // Each test prints one `fault-matrix:` line with its numbers (docs/fault-matrix.md collects them).
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import type { TestContext } from 'node:test';
-import { requireEnv, type Lab, type Netns } from './netns.ts';
+import { requireEnv, waitForLine, type Lab, type Netns } from './netns.ts';
 import { buildNatTopology, buildTopology, ADDR, type NatTopology, type Topology } from './topology.ts';
 import { Charon, siteToSiteConf, stopAll, type SiteToSiteOptions } from './strongswan.ts';
-import { OutpostDaemon, branchConfig } from './outpost-daemon.ts';
+import { OutpostDaemon, branchConfig, type DaemonOptions } from './outpost-daemon.ts';
 import { Mosquitto, Watcher, type Received } from './mosquitto.ts';
 import { assertPing, within } from './traffic.ts';
 import { DPD_RANGE } from '../../firmware/config/defaults.ts';
 import { assertValid } from '../unit/health/schemas.ts';
+import { ptyPair, type PtyPair } from '../unit/provisioning/helpers.ts';
+
+const ROOT = resolve(import.meta.dirname, '../..');
 
 export const PSK = 'interop-test-psk-0123456789';
 export const DEVICE = 'branch-test';
@@ -37,6 +42,11 @@ export interface RigOptions {
   /** Extra config fields merged over branchConfig() at the top level. */
   config?: Record<string, unknown>;
   healthIntervalSeconds?: number;
+  /** Keep the config directory on a tmpfs of this many KiB, mounted in the daemon's own (private)
+   *  mount namespace; the test reaches it through /proc/PID/root (TmpfsDaemon). */
+  configTmpfsKiB?: number;
+  /** A serial console on a socat pty pair (the daemon's end in config.console.path). */
+  console?: boolean;
 }
 
 export const hqConf = (over: Partial<SiteToSiteOptions> = {}): string => siteToSiteConf({
@@ -51,8 +61,10 @@ export class FaultRig {
   d!: OutpostDaemon;
   broker?: Mosquitto;
   w?: Watcher;
-  /** The config file's bytes when the daemon started. */
+  /** The config file's bytes when the daemon started (assertIntact compares the stored file to it). */
   configText = '';
+  pty?: PtyPair;
+  private ptyDir?: string;
   readonly brokerUrl: string;
 
   private constructor(readonly topo: Topology | NatTopology, readonly opts: RigOptions) {
@@ -88,14 +100,27 @@ export class FaultRig {
     }
     this.hq = await Charon.start(this.topo.hq, { name: 'hq', swanctlConf: hqConf(this.opts.hq) });
     await this.hq.loadAll();
+    if (this.opts.console) {
+      this.ptyDir = mkdtempSync(join(tmpdir(), 'outpost-fault-pty-'));
+      this.pty = await ptyPair(this.ptyDir, 'console');
+    }
     const config = {
       ...(branchConfig({ dpdSeconds: this.opts.dpdSeconds ?? DPD, psk: PSK }) as Record<string, unknown>),
       health: { broker: this.brokerUrl, intervalSeconds: this.opts.healthIntervalSeconds ?? 1 },
+      ...(this.pty ? { console: { path: this.pty.dev } } : {}),
       ...this.opts.config,
     };
-    this.d = new OutpostDaemon(this.topo.lab, this.branch, { name: 'branch', config, ...(this.opts.env ? { env: this.opts.env } : {}) });
+    const dopts = { name: 'branch', config, ...(this.opts.env ? { env: this.opts.env } : {}) };
+    this.d = this.opts.configTmpfsKiB
+      ? new TmpfsDaemon(this.topo.lab, this.branch, dopts, this.opts.configTmpfsKiB)
+      : new OutpostDaemon(this.topo.lab, this.branch, dopts);
     this.configText = readFileSync(this.d.configPath, 'utf8');
     this.d.start();
+  }
+
+  /** The config file the daemon uses, as the test process can read it. */
+  get storedConfigPath(): string {
+    return this.d instanceof TmpfsDaemon ? this.d.seen(this.d.storedConfigPath) : this.d.configPath;
   }
 
   /** The tunnel's first coming up: the daemon's child-up, HQ's CHILD_SA installed, a ping through. */
@@ -137,7 +162,7 @@ export class FaultRig {
    */
   async assertIntact(): Promise<void> {
     assert.equal(this.d.proc.exitCode, null, 'the daemon is still running');
-    assert.equal(readFileSync(this.d.configPath, 'utf8'), this.configText, 'the config file is unchanged');
+    assert.equal(readFileSync(this.storedConfigPath, 'utf8'), this.configText, 'the config file is as expected (unchanged unless a commit succeeded)');
     const st = await this.d.status();
     assert.equal(st.deviceId, DEVICE);
     assert.equal(st.tunnel.state, 'up');
@@ -171,6 +196,8 @@ export class FaultRig {
 
   private async close(): Promise<void> {
     await this.d?.stop().catch(() => {});
+    await this.pty?.kill().catch(() => {});
+    if (this.ptyDir) rmSync(this.ptyDir, { recursive: true, force: true });
     await this.w?.close().catch(() => {});
     await this.broker?.close().catch(() => {});
     await stopAll([this.hq]);
@@ -179,21 +206,59 @@ export class FaultRig {
 }
 
 /**
- * Pings `dst` from `from` every 0.2 s until the first answer (ping's own -c 1 -w: it exits on
- * the first reply); resolves with the milliseconds that took, rejects after `boundMs`.
+ * The daemon with its config directory on a small tmpfs that exists only in its own mount
+ * namespace (`ip netns exec` gives it a private one; the mount is made there before exec), so a
+ * full disk can be staged without touching the host. The file the daemon starts with is a copy
+ * of `configPath`; the test reads and fills the tmpfs through /proc/PID/root.
+ */
+export class TmpfsDaemon extends OutpostDaemon {
+  /** The mount point (the same path in both namespaces; empty in the test's). */
+  readonly etc: string;
+
+  constructor(lab: Lab, ns: Netns, opts: DaemonOptions, readonly sizeKiB: number) {
+    super(lab, ns, opts);
+    this.etc = join(this.dir, 'etc');
+    mkdirSync(this.etc, { mode: 0o700 });
+  }
+
+  get storedConfigPath(): string { return join(this.etc, 'outpost.json'); }
+
+  /** `path` inside the daemon's mount namespace, as the test process reaches it. */
+  seen(path: string): string {
+    assert.ok(this.proc?.pid && this.proc.exitCode === null, 'the daemon is running');
+    return `/proc/${this.proc.pid}/root${path}`;
+  }
+
+  override start(): this {
+    const env = { ...process.env, OUTPOST_LOG_LEVEL: 'debug', OUTPOST_IKE_RETRANSMIT: '1000,1.5,3', ...this.opts.env };
+    const envArgs = Object.entries(env).filter(([k]) => k.startsWith('OUTPOST_')).map(([k, v]) => `${k}=${v}`);
+    // sh, env and node exec one another: proc.pid is the daemon's, and so is its /proc/PID/root.
+    const script = 'mount -t tmpfs -o "size=$1k,mode=0700" outpost-etc "$2" && cp "$3" "$2/outpost.json" && shift 3 && exec "$@"';
+    this.proc = this.lab.track(this.ns.spawn('sh', ['-c', script, 'sh', String(this.sizeKiB), this.etc, this.configPath,
+      'env', ...envArgs, process.execPath, '--import', 'tsx', join(ROOT, 'firmware/main.ts'), '--config', this.storedConfigPath,
+      '--control-socket', this.socket, '--tun', this.opts.tun ?? 'outpost0'], { cwd: ROOT }));
+    const keep = (d: Buffer) => { this.output += d.toString(); if (this.output.length > 4_000_000) this.output = this.output.slice(-2_000_000); };
+    this.proc.stdout!.on('data', keep);
+    this.proc.stderr!.on('data', keep);
+    return this;
+  }
+}
+
+/**
+ * Pings `dst` from `from` every 0.2 s until the first echo reply (ICMP errors such as "net
+ * unreachable" while routes are missing do not end it); resolves with the milliseconds that
+ * took, rejects after `boundMs`.
  */
 export function pingUntilAnswered(lab: Lab, from: Netns, dst: string, boundMs: number): Promise<number> {
   const started = performance.now();
-  const p = lab.track(from.spawn('ping', ['-n', '-q', '-c', '1', '-i', '0.2', '-W', '1', '-w', String(Math.ceil(boundMs / 1000)), dst]));
+  // stdbuf: ping's stdout is a pipe here, which stdio would block-buffer.
+  const p = lab.track(from.spawn('stdbuf', ['-oL', 'ping', '-n', '-i', '0.2', '-W', '1', dst]));
   let out = '';
-  p.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
   p.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
-  return new Promise((resolve, reject) => {
-    p.once('exit', (code) => {
-      if (code === 0) resolve(performance.now() - started);
-      else reject(new Error(`no ping answered from ${dst} within ${boundMs} ms:\n${out}`));
-    });
-  });
+  const reply = waitForLine(p, (l) => { out = (out + l + '\n').slice(-2000); return / bytes from .*icmp_seq=/.test(l); }, `a ping answered by ${dst}`);
+  return within(reply, boundMs, `a ping answered by ${dst}`)
+    .then(() => performance.now() - started, (e: Error) => { throw new Error(`${e.message}; ping said:\n${out}`); })
+    .finally(() => { if (p.exitCode === null && p.signalCode === null) p.kill('SIGINT'); });
 }
 
 /** A background ping (every `intervalS`) counting what was sent and answered until stop(). */
