@@ -26,7 +26,8 @@ export const RxKind = { none: 0, inner: 1, dummy: 2, drop: 3, ike: 4, espRaw: 5 
 export const STAT_NAMES = [
   'espIn', 'ikeIn', 'keepalivesIn', 'malformedIn', 'espOut', 'ikeOut', 'keepalivesOut',
   'sendErrors', 'sendQueueFull', 'socketErrors', 'rxOverflow', 'rxBatches', 'txBatches',
-  'rekeyEvents', 'lastSendErrno', 'lastTunErrno', 'ikeSocket',
+  'rekeyEvents', 'lastSendErrno', 'lastTunErrno', 'ikeSocket', 'tunMerged', 'tunMergedSegments',
+  'udpGso', 'udpGro', 'rxCoalesced',
 ] as const;
 export type EngineStats = Record<(typeof STAT_NAMES)[number], number>;
 

@@ -13,6 +13,13 @@ export interface TunOptions {
   mtu?: number;
   /** Bring the interface up at open (default false). */
   up?: boolean;
+  /**
+   * Let the kernel hand over TCP in large GSO packets and leave checksums to us (virtio-net
+   * headers, TSO; board/tun/src/tun_gso.h). Reads still deliver ordinary IP packets (the addon
+   * segments them) and writes still take them, so callers see no difference but far fewer system
+   * calls and kernel passes per byte. Default true.
+   */
+  offload?: boolean;
 }
 
 /** One wake-up's packets, in arrival order: views into one buffer, valid indefinitely unless the
@@ -37,11 +44,16 @@ export class TunError extends Error {
   }
 }
 
-/** The most packets one onPackets callback receives. */
+/** Reading stops once a batch holds this many packets (the rest come on the next turn). With
+ *  offload the last read of a batch may be a large TCP packet cut into segments, which can take
+ *  that batch past it, to at most TUN_BATCH_MAX + 127 packets. */
 export const TUN_BATCH_MAX = 256;
 
 interface NativeTun {
   readonly name: string;
+  readonly offload: boolean;
+  readonly vnet: boolean;
+  dropped(): number;
   start(cb: (err: NativeError | null, count: number) => void): void;
   slab(): ArrayBuffer | undefined;
   ends(): Uint32Array | undefined;
@@ -55,8 +67,13 @@ interface NativeTun {
   close(): void;
 }
 interface NativeAddon {
-  Tun: new (name: string, mtu: number, up: boolean) => NativeTun;
+  Tun: new (name: string, mtu: number, up: boolean, offload: boolean) => NativeTun;
   BATCH_MAX: number;
+  /** tun_gso.c on buffers (tests): one read (virtio-net header + packet) split into packets. */
+  gsoSplit(headerAndPacket: Uint8Array): Buffer[];
+  /** tun_gso.c on buffers (tests): what writing these packets in order puts on the wire, each
+   *  with its virtio-net header. */
+  groMerge(packets: readonly Uint8Array[]): Buffer[];
 }
 interface NativeError extends Error { errno: number; code: string; op: string }
 
@@ -155,7 +172,7 @@ export class TunDevice {
     if (!Number.isInteger(mtu) || mtu < 0 || mtu > 0x7fffffff) throw new RangeError(`TUN mtu must be a positive integer, got ${mtu}`);
     const { Tun } = loadTunAddon();
     try {
-      return new TunDevice(new Tun(name, mtu, opts.up ?? false));
+      return new TunDevice(new Tun(name, mtu, opts.up ?? false, opts.offload ?? true));
     } catch (e) {
       throw toTunError(e, name);
     }
@@ -164,6 +181,12 @@ export class TunDevice {
   /** The file descriptor (-1 once closed). The ESP fast path writes decrypted packets to its own
    *  duplicate of it, so the interface lives until that is closed too. */
   get fd(): number { return this.native.getFd(); }
+
+  /** True when the kernel took the offloads (TSO reads, GSO writes); see TunOptions.offload. */
+  get offload(): boolean { return this.native.offload; }
+
+  /** Reads dropped because they could not be split into packets (malformed offload headers). */
+  get dropped(): number { return this.native.dropped(); }
 
   /** The MTU read at open or last set through setMtu (the interface may since have moved namespace). */
   get mtu(): number { return this._mtu; }

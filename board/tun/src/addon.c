@@ -1,7 +1,9 @@
 /* N-API binding for a Linux TUN device, integrated with Node's event loop.
  *
  * JavaScript sees one class:
- *   new Tun(name, mtu, up)   open /dev/net/tun as `name` ("" = kernel's choice); mtu 0 = leave as is
+ *   new Tun(name, mtu, up, offload)  open /dev/net/tun as `name` ("" = kernel's choice); mtu 0 = leave
+ *                            as is; offload: virtio-net headers, TCP segmentation (tun_gso.h)
+ *   .offload / .vnet         whether the kernel took the offloads / the device carries headers
  *   .name                    the interface name the kernel used
  *   .start(cb) / .stop()     poll for packets; cb(err, count) once per wake-up (see on_readable)
  *   .slab() / .ends()        the ArrayBuffer packets are read into and the Uint32Array of their end
@@ -10,6 +12,8 @@
  *   .writeBatch(arr) -> n    packets written before the first refused one
  *   .getMtu() / .setMtu(n) / .setUp(bool)
  *   .getFd()                 the fd (-1 once closed), for the ESP fast path's TUN writes
+ *   .dropped()               reads that could not be split into packets (malformed GSO)
+ * Module functions gsoSplit(headerAndPacket) and groMerge(packets) run tun_gso.c on buffers (tests).
  *   .close()                 stop polling, close the fd; idempotent
  * Errors are Error objects with .code ("EPERM"), .errno (positive, as in errno(3)) and .op (the step
  * that failed); board/tun/index.ts turns them into sentences for a technician.
@@ -31,16 +35,24 @@
 #include <uv.h>
 
 #include "tun_dev.h"
+#include "tun_gso.h"
 
+/* Reading stops once a batch holds BATCH_MAX packets; with offload the last read may be a GSO
+ * packet split into up to TUN_GSO_MAX_SEGS segments, so a batch holds at most ENDS_MAX. */
 #define BATCH_MAX 256
-/* Room for BATCH_MAX packets of up to 2048 bytes, plus one largest packet: the read loop stops
- * when less than TUN_MAX_PACKET is left, so bigger MTUs give smaller batches, never cut packets. */
-#define SLAB_CAP ((size_t)BATCH_MAX * 2048 + TUN_MAX_PACKET)
+#define ENDS_MAX (BATCH_MAX + TUN_GSO_MAX_SEGS - 1)
+/* Room for BATCH_MAX packets of up to 2048 bytes, plus the largest read split into segments: the
+ * read loops stop before a read that might not fit, so packets are never cut. */
+#define SLAB_CAP ((size_t)BATCH_MAX * 2048 + TUN_GSO_SPLIT_ROOM)
 
 typedef struct {
   napi_env env;
   int fd; /* -1 once closed */
   char name[IFNAMSIZ];
+  int vnet;          /* reads and writes carry a virtio-net header */
+  int offload;       /* the kernel accepted TSO and checksum offload */
+  uint8_t *scratch;  /* with vnet: where each read lands before it is split */
+  uint64_t dropped;  /* reads that could not be split */
   /* Freed when both owners let go: the JS object (finalizer) and the uv handle (close callback). */
   int refs;
   int poll_inited; /* uv_poll_init done and uv_close not yet requested */
@@ -104,6 +116,7 @@ static void throw_napi(napi_env env, const char *what) {
 
 static void release(tun_t *t) {
   if (--t->refs > 0) return;
+  free(t->scratch);
   free(t);
 }
 
@@ -171,6 +184,8 @@ static void on_readable(uv_poll_t *h, int status, int events) {
   int err = 0;
   const char *op = "poll";
   if (status < 0) err = -status; /* libuv's codes are negated errnos on Linux */
+  else if (t->vnet)
+    err = tun_dev_read_batch_vnet(t->fd, t->scratch, t->slab, SLAB_CAP, t->ends, ENDS_MAX, BATCH_MAX, &count, &t->dropped, &op);
   else err = tun_dev_read_batch(t->fd, t->slab, SLAB_CAP, t->ends, BATCH_MAX, &count, &op);
   if (count == 0 && err == 0) return; /* spurious wake-up */
 
@@ -224,8 +239,8 @@ static tun_t *open_tun(napi_env env, napi_callback_info info, size_t *argc, napi
 }
 
 static napi_value js_new(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3], me;
+  size_t argc = 4;
+  napi_value argv[4], me;
   CHECK(napi_get_cb_info(env, info, &argc, argv, &me, NULL));
   char name[IFNAMSIZ + 1];
   size_t len = 0;
@@ -243,6 +258,8 @@ static napi_value js_new(napi_env env, napi_callback_info info) {
   }
   CHECK(napi_get_value_int32(env, argv[1], &mtu));
   CHECK(napi_get_value_bool(env, argv[2], &up));
+  bool offload = false;
+  if (argc >= 4) CHECK(napi_get_value_bool(env, argv[3], &offload));
 
   tun_t *t = calloc(1, sizeof *t);
   if (t == NULL) {
@@ -252,11 +269,18 @@ static napi_value js_new(napi_env env, napi_callback_info info) {
   t->env = env;
   t->fd = -1;
   const char *op = "";
-  int err = tun_dev_open(name, t->name, &t->fd, &op);
+  if (offload && (t->scratch = malloc(VNET_HDR_LEN + TUN_MAX_PACKET)) == NULL) {
+    free(t);
+    throw_errno(env, ENOMEM, "malloc");
+    return NULL;
+  }
+  t->vnet = offload;
+  int err = tun_dev_open(name, offload, t->name, &t->fd, &t->offload, &op);
   if (!err && mtu > 0) err = tun_dev_set_mtu(t->name, mtu, &op);
   if (!err && up) err = tun_dev_set_up(t->name, 1, &op);
   if (err) {
     if (t->fd >= 0) (void)close(t->fd);
+    free(t->scratch);
     free(t);
     throw_errno(env, err, op);
     return NULL;
@@ -270,10 +294,16 @@ static napi_value js_new(napi_env env, napi_callback_info info) {
   }
   /* From here the finalizer owns t, and closes the fd if JS never does. */
   CHECK(napi_add_env_cleanup_hook(env, cleanup_hook, t));
-  napi_value namev;
+  napi_value namev, offv, vnetv;
   CHECK(napi_create_string_utf8(env, t->name, NAPI_AUTO_LENGTH, &namev));
-  napi_property_descriptor prop = {"name", NULL, NULL, NULL, NULL, namev, napi_enumerable, NULL};
-  CHECK(napi_define_properties(env, me, 1, &prop));
+  CHECK(napi_get_boolean(env, t->offload, &offv));
+  CHECK(napi_get_boolean(env, t->vnet, &vnetv));
+  napi_property_descriptor props[] = {
+      {"name", NULL, NULL, NULL, NULL, namev, napi_enumerable, NULL},
+      {"offload", NULL, NULL, NULL, NULL, offv, napi_enumerable, NULL},
+      {"vnet", NULL, NULL, NULL, NULL, vnetv, napi_enumerable, NULL},
+  };
+  CHECK(napi_define_properties(env, me, 3, props));
   return me;
 }
 
@@ -299,8 +329,8 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
     napi_value ab, eab, ends;
     void *slab = NULL, *ends_data = NULL;
     CHECK(napi_create_arraybuffer(env, SLAB_CAP, &slab, &ab));
-    CHECK(napi_create_arraybuffer(env, BATCH_MAX * sizeof(uint32_t), &ends_data, &eab));
-    CHECK(napi_create_typedarray(env, napi_uint32_array, BATCH_MAX, eab, 0, &ends));
+    CHECK(napi_create_arraybuffer(env, ENDS_MAX * sizeof(uint32_t), &ends_data, &eab));
+    CHECK(napi_create_typedarray(env, napi_uint32_array, ENDS_MAX, eab, 0, &ends));
     CHECK(napi_create_reference(env, ab, 1, &t->slab_ref));
     if (napi_create_reference(env, ends, 1, &t->ends_ref) != napi_ok) {
       (void)napi_delete_reference(env, t->slab_ref);
@@ -376,13 +406,11 @@ static int write_one(napi_env env, tun_t *t, napi_value pkt) {
     napi_throw_type_error(env, NULL, "a packet must be a Uint8Array or Buffer");
     return -1;
   }
-  for (;;) {
-    if (write(t->fd, data, len) >= 0) return 1; /* a TUN write takes the whole packet or none */
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) return 0;
-    throw_errno(env, errno, "write");
-    return -1;
-  }
+  int err = tun_dev_write(t->fd, t->vnet, data, len);
+  if (err == 0) return 1;
+  if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS) return 0;
+  throw_errno(env, err, "write");
+  return -1;
 }
 
 static napi_value js_write(napi_env env, napi_callback_info info) {
@@ -441,6 +469,129 @@ static napi_value js_ends(napi_env env, napi_callback_info info) {
   if (t == NULL) return NULL;
   if (t->ends_ref == NULL) CHECK(napi_get_undefined(env, &result));
   else CHECK(napi_get_reference_value(env, t->ends_ref, &result));
+  return result;
+}
+
+static napi_value js_dropped(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  napi_value result;
+  tun_t *t = this_tun(env, info, &argc, NULL, NULL);
+  if (t == NULL) return NULL;
+  CHECK(napi_create_double(env, (double)t->dropped, &result));
+  return result;
+}
+
+/* ---- tun_gso.c on buffers, for tests ------------------------------------------------------ */
+
+static int buffer_arg(napi_env env, napi_value v, uint8_t **data, size_t *len) {
+  bool is_ta = false;
+  napi_typedarray_type type;
+  void *d = NULL;
+  if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta ||
+      napi_get_typedarray_info(env, v, &type, len, &d, NULL, NULL) != napi_ok || type != napi_uint8_array) {
+    napi_throw_type_error(env, NULL, "expected a Uint8Array or Buffer");
+    return 0;
+  }
+  *data = d;
+  return 1;
+}
+
+/* gsoSplit(header + packet) -> Buffer[] (empty: dropped). */
+static napi_value js_gso_split(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], result, b;
+  uint8_t *in;
+  size_t len;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || !buffer_arg(env, argv[0], &in, &len)) return NULL;
+  if (len < VNET_HDR_LEN || len > VNET_HDR_LEN + TUN_MAX_PACKET) {
+    napi_throw_range_error(env, NULL, "gsoSplit: a virtio-net header and one packet");
+    return NULL;
+  }
+  uint8_t *out = malloc(TUN_GSO_SPLIT_ROOM);
+  uint32_t ends[TUN_GSO_MAX_SEGS];
+  if (out == NULL) {
+    throw_errno(env, ENOMEM, "malloc");
+    return NULL;
+  }
+  vnet_hdr_t h;
+  vnet_hdr_read(in, &h);
+  size_t used = 0;
+  int k = tun_gso_split(&h, in + VNET_HDR_LEN, len - VNET_HDR_LEN, out, TUN_GSO_SPLIT_ROOM, ends, TUN_GSO_MAX_SEGS, &used);
+  int ok = napi_create_array(env, &result) == napi_ok;
+  for (int i = 0, start = 0; ok && i < k; i++) {
+    ok = napi_create_buffer_copy(env, ends[i] - (uint32_t)start, out + start, NULL, &b) == napi_ok &&
+         napi_set_element(env, result, (uint32_t)i, b) == napi_ok;
+    start = (int)ends[i];
+  }
+  free(out);
+  if (!ok) {
+    throw_napi(env, "gsoSplit");
+    return NULL;
+  }
+  return result;
+}
+
+typedef struct { napi_env env; napi_value arr; uint32_t n; int ok; } merge_ctx_t;
+
+static void merge_emit(void *ctx, const uint8_t *data, size_t len, void *tag) {
+  (void)tag;
+  merge_ctx_t *m = ctx;
+  napi_value b;
+  if (m->ok) m->ok = napi_create_buffer_copy(m->env, len, data, NULL, &b) == napi_ok &&
+                     napi_set_element(m->env, m->arr, m->n++, b) == napi_ok;
+}
+
+/* groMerge(packets) -> Buffer[]: what would be written, each with its virtio-net header. */
+static napi_value js_gro_merge(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], result;
+  uint32_t n = 0;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  CHECK(napi_get_array_length(env, argv[0], &n));
+  /* Each packet gets VNET_HDR_LEN bytes of room in front, as the callers guarantee. */
+  size_t total = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value v;
+    uint8_t *d;
+    size_t len;
+    CHECK(napi_get_element(env, argv[0], i, &v));
+    if (!buffer_arg(env, v, &d, &len)) return NULL;
+    if (len > TUN_MAX_PACKET) {
+      napi_throw_range_error(env, NULL, "groMerge: packet too large");
+      return NULL;
+    }
+    total += VNET_HDR_LEN + len;
+  }
+  uint8_t *arena = malloc(total ? total : 1), *buf = malloc(VNET_HDR_LEN + 65535);
+  merge_ctx_t m = {env, NULL, 0, 1};
+  if (arena == NULL || buf == NULL || napi_create_array(env, &m.arr) != napi_ok) {
+    free(arena);
+    free(buf);
+    throw_errno(env, ENOMEM, "groMerge");
+    return NULL;
+  }
+  tun_gro_t g;
+  tun_gro_init(&g, buf, merge_emit, &m);
+  size_t o = 0;
+  for (uint32_t i = 0; i < n && m.ok; i++) {
+    napi_value v;
+    uint8_t *d;
+    size_t len;
+    m.ok = napi_get_element(env, argv[0], i, &v) == napi_ok && buffer_arg(env, v, &d, &len);
+    if (!m.ok) break;
+    memcpy(arena + o + VNET_HDR_LEN, d, len);
+    tun_gro_add(&g, arena + o + VNET_HDR_LEN, len, NULL);
+    o += VNET_HDR_LEN + len;
+  }
+  if (m.ok) tun_gro_flush(&g);
+  free(arena);
+  free(buf);
+  if (!m.ok) {
+    throw_napi(env, "groMerge");
+    return NULL;
+  }
+  result = m.arr;
   return result;
 }
 
@@ -504,6 +655,7 @@ NAPI_MODULE_INIT() {
       {"writeBatch", NULL, js_write_batch, NULL, NULL, NULL, napi_default, NULL},
       {"getFd", NULL, js_get_fd, NULL, NULL, NULL, napi_default, NULL},
       {"slab", NULL, js_slab, NULL, NULL, NULL, napi_default, NULL},
+      {"dropped", NULL, js_dropped, NULL, NULL, NULL, napi_default, NULL},
       {"ends", NULL, js_ends, NULL, NULL, NULL, napi_default, NULL},
       {"getMtu", NULL, js_get_mtu, NULL, NULL, NULL, napi_default, NULL},
       {"setMtu", NULL, js_set_mtu, NULL, NULL, NULL, napi_default, NULL},
@@ -516,5 +668,10 @@ NAPI_MODULE_INIT() {
   CHECK(napi_set_named_property(env, exports, "Tun", cls));
   CHECK(napi_create_uint32(env, BATCH_MAX, &batch_max));
   CHECK(napi_set_named_property(env, exports, "BATCH_MAX", batch_max));
+  napi_value fn;
+  CHECK(napi_create_function(env, "gsoSplit", NAPI_AUTO_LENGTH, js_gso_split, NULL, &fn));
+  CHECK(napi_set_named_property(env, exports, "gsoSplit", fn));
+  CHECK(napi_create_function(env, "groMerge", NAPI_AUTO_LENGTH, js_gro_merge, NULL, &fn));
+  CHECK(napi_set_named_property(env, exports, "groMerge", fn));
   return exports;
 }

@@ -39,7 +39,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/filter.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <linux/sock_diag.h>
+#include <netinet/udp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -50,6 +54,7 @@
 
 #include "esp_sa.h"
 #include "tun_dev.h"
+#include "tun_gso.h"
 
 #define MAX_SAS 1024
 #define RX_BATCH 64
@@ -58,6 +63,13 @@
 #define TX_BATCH 256
 /* The send arena holds at least TX_BATCH full-MTU packets; a bigger one flushes early. */
 #define TX_ARENA ((size_t)TX_BATCH * 2048 + 65536 + ESP_OVERHEAD_MAX)
+
+/* Datagrams the kernel coalesced (UDP GRO) or a peer sent as one (UDP GSO) arrive as one slot:
+ * up to this many records come out of it; more would be junk and are counted as malformed. */
+#define RX_SEGS_MAX 128
+#define RX_RECORDS (RX_BATCH * RX_SEGS_MAX)
+/* Same-size ESP packets to one peer leave in one UDP GSO send of at most this many. */
+#define TX_GSO_SEGS 64
 
 /* Per-datagram record in rxMeta(): META_INTS int32 each. */
 #define META_INTS 12
@@ -75,7 +87,8 @@ enum {
 enum {
   S_ESP_IN, S_IKE_IN, S_KEEPALIVES_IN, S_MALFORMED_IN, S_ESP_OUT, S_IKE_OUT, S_KEEPALIVES_OUT,
   S_SEND_ERRORS, S_SEND_QUEUE_FULL, S_SOCKET_ERRORS, S_RX_OVERFLOW, S_RX_BATCHES, S_TX_BATCHES,
-  S_REKEY_EVENTS, S_LAST_SEND_ERRNO, S_LAST_TUN_ERRNO, S_IKE_SOCKET, S_COUNT
+  S_REKEY_EVENTS, S_LAST_SEND_ERRNO, S_LAST_TUN_ERRNO, S_IKE_SOCKET, S_TUN_MERGED, S_TUN_MERGED_SEGMENTS,
+  S_UDP_GSO, S_UDP_GRO, S_RX_COALESCED, S_COUNT
 };
 
 /* Per-SA stats, in the order saStats() writes them. */
@@ -103,6 +116,9 @@ typedef struct {
   int ike_fd;       /* the same port's IKE-only socket, -1 when there is none */
   int family;
   int tun_fd;       /* our dup of the TUN fd, -1 when none */
+  int tun_vnet;     /* it carries virtio-net headers: writes go through the merger */
+  uint8_t *gro_buf; /* VNET_HDR_LEN + 65535, with tun_vnet */
+  tun_gro_t gro;
   int closed;
   int refs;
   int poll_inited, polling, in_callback;
@@ -110,16 +126,21 @@ typedef struct {
   napi_ref self, cb, rx_ab, meta_ta;
   napi_async_context actx;
   uint8_t *rx;   /* RX_BATCH * RX_SLOT, the backing store of rx_ab (owned by V8) */
-  int32_t *meta; /* RX_BATCH * META_INTS, backing store of meta_ta */
+  int32_t *meta; /* RX_RECORDS * META_INTS, backing store of meta_ta */
   struct mmsghdr rx_msgs[RX_BATCH];
   struct iovec rx_iov[RX_BATCH];
   struct sockaddr_storage rx_names[RX_BATCH];
+  char rx_ctrl[RX_BATCH][CMSG_SPACE(sizeof(int))];
+  int udp_gso; /* the kernel takes UDP_SEGMENT sends (turned off at the first refusal) */
   uint8_t *tx; /* TX_ARENA */
   size_t tx_used;
-  unsigned tx_n;
+  unsigned tx_n;     /* packets queued (one iovec each) */
+  unsigned tx_msgs_n; /* messages: a packet, or a run of same-size packets to one peer (UDP GSO) */
   struct mmsghdr tx_msgs[TX_BATCH];
   struct iovec tx_iov[TX_BATCH];
   uint32_t tx_sa[TX_BATCH];
+  unsigned tx_first[TX_BATCH]; /* per message: its first packet */
+  char tx_ctrl[TX_BATCH][CMSG_SPACE(sizeof(uint16_t))];
   double stats[S_COUNT];
 } engine_t;
 
@@ -212,6 +233,7 @@ static void free_slot(sa_slot_t *sl) {
 static void release(engine_t *e) {
   if (--e->refs > 0) return;
   free(e->tx);
+  free(e->gro_buf);
   free(e->slots);
   free(e);
 }
@@ -322,34 +344,102 @@ static void put_from(int32_t *m, const struct sockaddr_storage *ss) {
 
 static inline int send_would_block(int err) { return err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS; }
 
-/* Sends what sealSend queued. A refusal of one datagram (unreachable, too big) is counted and
- * skipped; a full socket buffer drops the rest of the batch, counted per SA: never a wait. */
+/* Sends one message's packets one by one (after the kernel refused it as a UDP GSO send). */
+static void tx_send_singly(engine_t *e, unsigned m) {
+  struct msghdr *mh = &e->tx_msgs[m].msg_hdr;
+  unsigned first = e->tx_first[m];
+  for (size_t k = 0; k < mh->msg_iovlen; k++) {
+    ssize_t r;
+    do r = sendto(e->fd, e->tx_iov[first + k].iov_base, e->tx_iov[first + k].iov_len, MSG_DONTWAIT, mh->msg_name, mh->msg_namelen);
+    while (r < 0 && errno == EINTR);
+    if (r >= 0) e->stats[S_ESP_OUT]++;
+    else if (send_would_block(errno)) {
+      sa_slot_t *sl = slot_of(e, e->tx_sa[first + k]);
+      if (sl) sl->send_dropped++;
+      e->stats[S_SEND_QUEUE_FULL]++;
+    } else {
+      e->stats[S_SEND_ERRORS]++;
+      e->stats[S_LAST_SEND_ERRNO] = errno;
+    }
+  }
+}
+
+/* Sends what sealSend queued. A refusal of one message (unreachable, too big) is counted per
+ * packet and skipped; a full socket buffer drops the rest of the batch, counted per SA: never a
+ * wait. A UDP GSO message the kernel refuses (EIO, EINVAL: the route's device cannot) turns GSO
+ * off and goes out packet by packet. */
 static void tx_flush(engine_t *e) {
-  unsigned start = 0, n = e->tx_n;
+  unsigned start = 0, n = e->tx_msgs_n;
   if (n > 0) e->stats[S_TX_BATCHES]++;
   while (start < n) {
     int r = sendmmsg(e->fd, e->tx_msgs + start, n - start, MSG_DONTWAIT);
     if (r > 0) {
-      e->stats[S_ESP_OUT] += r;
+      for (unsigned m = start; m < start + (unsigned)r; m++) e->stats[S_ESP_OUT] += (double)e->tx_msgs[m].msg_hdr.msg_iovlen;
       start += (unsigned)r;
       continue;
     }
     int err = r < 0 ? errno : EAGAIN;
     if (err == EINTR) continue;
     if (send_would_block(err)) {
-      for (unsigned i = start; i < n; i++) {
+      for (unsigned i = e->tx_first[start]; i < e->tx_n; i++) {
         sa_slot_t *sl = slot_of(e, e->tx_sa[i]);
         if (sl) sl->send_dropped++;
       }
-      e->stats[S_SEND_QUEUE_FULL] += n - start;
+      e->stats[S_SEND_QUEUE_FULL] += e->tx_n - e->tx_first[start];
       break;
     }
-    e->stats[S_SEND_ERRORS]++;
-    e->stats[S_LAST_SEND_ERRNO] = err;
+    if (e->tx_msgs[start].msg_hdr.msg_controllen > 0 && (err == EIO || err == EINVAL)) {
+      e->udp_gso = 0;
+      e->stats[S_UDP_GSO] = 0;
+      tx_send_singly(e, start);
+    } else {
+      e->stats[S_SEND_ERRORS] += (double)e->tx_msgs[start].msg_hdr.msg_iovlen;
+      e->stats[S_LAST_SEND_ERRNO] = err;
+    }
     start++;
   }
   e->tx_n = 0;
+  e->tx_msgs_n = 0;
   e->tx_used = 0;
+}
+
+/* Queues one sealed packet: it joins the last message when that is a run of full-size packets to
+ * the same SA's peer it can extend (UDP GSO: the kernel cuts the run every gso_size bytes), else
+ * it starts a message of its own. */
+static void tx_queue(engine_t *e, uint32_t id, sa_slot_t *sl, uint8_t *out, size_t len) {
+  unsigned k = e->tx_n++;
+  e->tx_iov[k].iov_base = out;
+  e->tx_iov[k].iov_len = len;
+  e->tx_sa[k] = id;
+  if (e->udp_gso && e->tx_msgs_n > 0) {
+    unsigned m = e->tx_msgs_n - 1;
+    struct msghdr *mh = &e->tx_msgs[m].msg_hdr;
+    unsigned first = e->tx_first[m];
+    size_t gso = e->tx_iov[first].iov_len, lastlen = e->tx_iov[k - 1].iov_len;
+    if (e->tx_sa[first] == id && mh->msg_iovlen < TX_GSO_SEGS && lastlen == gso && len <= gso &&
+        (mh->msg_iovlen + 1) * gso <= 65000) {
+      if (mh->msg_iovlen == 1) {
+        mh->msg_control = e->tx_ctrl[m];
+        mh->msg_controllen = CMSG_SPACE(sizeof(uint16_t));
+        struct cmsghdr *c = CMSG_FIRSTHDR(mh);
+        c->cmsg_level = SOL_UDP;
+        c->cmsg_type = UDP_SEGMENT;
+        c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+        uint16_t g = (uint16_t)gso;
+        memcpy(CMSG_DATA(c), &g, sizeof g);
+      }
+      mh->msg_iovlen++;
+      return;
+    }
+  }
+  unsigned m = e->tx_msgs_n++;
+  struct msghdr *mh = &e->tx_msgs[m].msg_hdr;
+  memset(mh, 0, sizeof *mh);
+  mh->msg_iov = &e->tx_iov[k];
+  mh->msg_iovlen = 1;
+  mh->msg_name = &sl->remote;
+  mh->msg_namelen = sl->remote_len;
+  e->tx_first[m] = k;
 }
 
 /* ---- receiving ---------------------------------------------------------------------------- */
@@ -370,13 +460,19 @@ static void tun_write(engine_t *e, sa_slot_t *sl, const uint8_t *p, size_t len) 
   }
 }
 
-/* Classifies and opens one received datagram (RFC 3948 2.2), filling its record. Returns 1 when
- * JavaScript needs to see it. */
-static int rx_one(engine_t *e, unsigned i, size_t n, int truncated) {
-  uint8_t *p = e->rx + (size_t)i * RX_SLOT;
-  int32_t *m = e->meta + (size_t)i * META_INTS;
+/* The merger's output (tun_gso.h): header and packet, counted against the first segment's SA. */
+static void tun_emit(void *ctx, const uint8_t *data, size_t len, void *tag) {
+  engine_t *e = ctx;
+  tun_write(e, slot_of(e, (uint32_t)(uintptr_t)tag), data, len);
+}
+
+/* Classifies and opens one received datagram (RFC 3948 2.2) at arena offset `off`, from slot i's
+ * sender, filling record r. Returns 1 when JavaScript needs to see it. */
+static int rx_one(engine_t *e, unsigned i, unsigned r_idx, size_t off_in_arena, size_t n, int truncated) {
+  uint8_t *p = e->rx + off_in_arena;
+  int32_t *m = e->meta + (size_t)r_idx * META_INTS;
   memset(m, 0, META_INTS * sizeof *m);
-  m[M_OFF] = (int32_t)((size_t)i * RX_SLOT);
+  m[M_OFF] = (int32_t)off_in_arena;
   m[M_LEN] = (int32_t)n;
   if (truncated || n == 0 || (n == 1 && p[0] != 0xff) || (n > 1 && n < 4)) {
     e->stats[S_MALFORMED_IN]++;
@@ -415,6 +511,7 @@ static int rx_one(engine_t *e, unsigned i, size_t n, int truncated) {
   int nh = 0;
   esp_open_result_t r = esp_sa_open(&sl->sa, p, n, &off, &len, &nh);
   note_rekey(e, sl);
+  (void)i;
   if (r == ESP_OPEN_PACKET) {
     m[M_KIND] = K_INNER;
     m[M_OFF] += (int32_t)off;
@@ -434,6 +531,7 @@ static int rx_one(engine_t *e, unsigned i, size_t n, int truncated) {
 static int rx_batch(engine_t *e, int fd) {
   for (unsigned i = 0; i < RX_BATCH; i++) {
     e->rx_msgs[i].msg_hdr.msg_namelen = sizeof e->rx_names[i];
+    e->rx_msgs[i].msg_hdr.msg_controllen = sizeof e->rx_ctrl[i];
     e->rx_msgs[i].msg_hdr.msg_flags = 0;
   }
   for (;;) {
@@ -484,17 +582,40 @@ static void on_readable(uv_poll_t *h, int status, int events) {
     if (n == 0) return;
     e->stats[S_RX_BATCHES]++;
     int need_js = 0;
+    unsigned records = 0;
     for (unsigned i = 0; i < (unsigned)n; i++) {
       struct msghdr *mh = &e->rx_msgs[i].msg_hdr;
-      need_js |= rx_one(e, i, e->rx_msgs[i].msg_len, (mh->msg_flags & MSG_TRUNC) != 0);
+      size_t len = e->rx_msgs[i].msg_len, base = (size_t)i * RX_SLOT;
+      int trunc = (mh->msg_flags & MSG_TRUNC) != 0;
+      /* Coalesced datagrams (UDP GRO): gso_size bytes each, the last one shorter or equal. */
+      int gso = 0;
+      for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c != NULL; c = CMSG_NXTHDR(mh, c))
+        if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) memcpy(&gso, CMSG_DATA(c), sizeof gso);
+      if (gso <= 0 || (size_t)gso >= len) {
+        need_js |= rx_one(e, i, records++, base, len, trunc);
+        continue;
+      }
+      e->stats[S_RX_COALESCED]++;
+      for (size_t o = 0, k = 0; o < len; o += (size_t)gso, k++) {
+        size_t part = len - o < (size_t)gso ? len - o : (size_t)gso;
+        if (k == RX_SEGS_MAX) { /* beyond any real sender's run: junk */
+          e->stats[S_MALFORMED_IN] += (double)((len - o + (size_t)gso - 1) / (size_t)gso);
+          break;
+        }
+        need_js |= rx_one(e, i, records++, base + o, part, trunc);
+      }
     }
-    if (need_js && !call_js(e, (unsigned)n)) return;
+    if (need_js && !call_js(e, records)) return;
     if (e->tun_fd >= 0) {
-      for (unsigned i = 0; i < (unsigned)n; i++) {
+      /* With headers, consecutive segments of a TCP flow leave as one GSO packet; an inner packet
+       * starts 16 bytes into its datagram, so the header of a lone one fits in front of it. */
+      for (unsigned i = 0; i < records; i++) {
         int32_t *m = e->meta + (size_t)i * META_INTS;
         if (m[M_KIND] != K_INNER || m[M_VERDICT] != 1) continue;
-        tun_write(e, slot_of(e, (uint32_t)m[M_SA]), e->rx + m[M_OFF], (size_t)m[M_LEN]);
+        if (e->tun_vnet) tun_gro_add(&e->gro, e->rx + m[M_OFF], (size_t)m[M_LEN], (void *)(uintptr_t)(uint32_t)m[M_SA]);
+        else tun_write(e, slot_of(e, (uint32_t)m[M_SA]), e->rx + m[M_OFF], (size_t)m[M_LEN]);
       }
+      if (e->tun_vnet) tun_gro_flush(&e->gro);
     }
     if (n < RX_BATCH) return;
   }
@@ -824,8 +945,8 @@ static napi_value js_bind(napi_env env, napi_callback_info info) {
   napi_value ab, mab, mta;
   void *rx = NULL, *meta = NULL;
   CHECK(napi_create_arraybuffer(env, (size_t)RX_BATCH * RX_SLOT, &rx, &ab));
-  CHECK(napi_create_arraybuffer(env, (size_t)RX_BATCH * META_INTS * sizeof(int32_t), &meta, &mab));
-  CHECK(napi_create_typedarray(env, napi_int32_array, (size_t)RX_BATCH * META_INTS, mab, 0, &mta));
+  CHECK(napi_create_arraybuffer(env, (size_t)RX_RECORDS * META_INTS * sizeof(int32_t), &meta, &mab));
+  CHECK(napi_create_typedarray(env, napi_int32_array, (size_t)RX_RECORDS * META_INTS, mab, 0, &mta));
 
   /* The port must be free for a plain socket too: a reuseport socket of another Outpost would
    * otherwise share it silently instead of failing with EADDRINUSE. Port 0 takes the free port
@@ -886,6 +1007,12 @@ static napi_value js_bind(napi_env env, napi_callback_info info) {
     throw_napi(env, "bind");
     return NULL;
   }
+  /* Coalesced receive and segmented send, where the kernel has them (Linux 4.18 / 5.0). */
+  e->stats[S_UDP_GRO] = setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof one) == 0;
+  int probe_gso = 0;
+  socklen_t pl = sizeof probe_gso;
+  e->udp_gso = getsockopt(fd, SOL_UDP, UDP_SEGMENT, &probe_gso, &pl) == 0;
+  e->stats[S_UDP_GSO] = e->udp_gso;
   e->fd = fd;
   e->ike_fd = ike_fd;
   e->stats[S_IKE_SOCKET] = ike_fd >= 0;
@@ -900,6 +1027,7 @@ static napi_value js_bind(napi_env env, napi_callback_info info) {
     mh->msg_iov = &e->rx_iov[i];
     mh->msg_iovlen = 1;
     mh->msg_name = &e->rx_names[i];
+    mh->msg_control = e->rx_ctrl[i];
   }
   CHECK(napi_create_int32(env, bound_port, &result));
   return result;
@@ -1094,16 +1222,7 @@ static napi_value js_seal_send(napi_env env, napi_callback_info info) {
       esp_seal_result_t r = esp_sa_seal(&sl->sa, inner, len, plan[2 * i + 1], out, TX_ARENA - e->tx_used, &out_len);
     note_rekey(e, sl);
     if (r != ESP_SEAL_OK) continue;
-    unsigned k = e->tx_n++;
-    e->tx_iov[k].iov_base = out;
-    e->tx_iov[k].iov_len = out_len;
-    struct msghdr *mh = &e->tx_msgs[k].msg_hdr;
-    memset(mh, 0, sizeof *mh);
-    mh->msg_iov = &e->tx_iov[k];
-    mh->msg_iovlen = 1;
-    mh->msg_name = &sl->remote;
-    mh->msg_namelen = sl->remote_len;
-    e->tx_sa[k] = id;
+    tx_queue(e, id, sl, out, out_len);
     e->tx_used += (out_len + 15) & ~(size_t)15;
     queued++;
   }
@@ -1126,8 +1245,19 @@ static napi_value js_attach_tun(napi_env env, napi_callback_info info) {
     throw_errno(env, fd < 0 ? EBADF : errno, "attachTun");
     return NULL;
   }
+  /* Does it carry virtio-net headers (a TunDevice opened with offload)? */
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  int vnet = ioctl(mine, TUNGETIFF, &ifr) == 0 && (ifr.ifr_flags & IFF_VNET_HDR);
+  if (vnet && e->gro_buf == NULL && (e->gro_buf = malloc(VNET_HDR_LEN + 65535)) == NULL) {
+    (void)close(mine);
+    throw_errno(env, ENOMEM, "malloc");
+    return NULL;
+  }
   if (e->tun_fd >= 0) (void)close(e->tun_fd);
   e->tun_fd = mine;
+  e->tun_vnet = vnet;
+  if (vnet) tun_gro_init(&e->gro, e->gro_buf, tun_emit, e);
   return NULL;
 }
 
@@ -1154,6 +1284,8 @@ static napi_value js_stats(napi_env env, napi_callback_info info) {
       drops += mem[SK_MEMINFO_DROPS];
   }
   if (drops > e->stats[S_RX_OVERFLOW]) e->stats[S_RX_OVERFLOW] = drops; /* kept after close */
+  e->stats[S_TUN_MERGED] = (double)e->gro.merged_packets;
+  e->stats[S_TUN_MERGED_SEGMENTS] = (double)e->gro.merged_segments;
   memcpy(data, e->stats, sizeof e->stats);
   return NULL;
 }
@@ -1204,7 +1336,7 @@ NAPI_MODULE_INIT() {
   CHECK(napi_set_named_property(env, exports, "EspEngine", cls));
   const struct { const char *name; uint32_t value; } consts[] = {
       {"META_INTS", META_INTS}, {"RX_BATCH", RX_BATCH}, {"RX_SLOT", RX_SLOT}, {"TX_BATCH", TX_BATCH},
-      {"STATS_COUNT", S_COUNT}, {"SA_STATS_COUNT", A_COUNT}, {"MAX_SAS", MAX_SAS},
+      {"STATS_COUNT", S_COUNT}, {"SA_STATS_COUNT", A_COUNT}, {"MAX_SAS", MAX_SAS}, {"RX_RECORDS", RX_RECORDS},
   };
   for (size_t i = 0; i < sizeof consts / sizeof consts[0]; i++) {
     CHECK(napi_create_uint32(env, consts[i].value, &v));

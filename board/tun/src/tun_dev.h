@@ -10,8 +10,11 @@
 
 /* Opens /dev/net/tun (non-blocking, close-on-exec) and attaches it to the layer-3 interface
  * `name` (IFF_TUN | IFF_NO_PI); an empty name lets the kernel choose ("tun%d"). The name the
- * kernel actually used is written to out_name. */
-int tun_dev_open(const char *name, char out_name[IFNAMSIZ], int *out_fd, const char **op);
+ * kernel actually used is written to out_name. With `offload`, reads and writes carry a
+ * virtio-net header (IFF_VNET_HDR) and the device takes TCP segmentation and checksums
+ * (tun_gso.h); *out_offload says whether the kernel agreed (0: plain packets, as without). */
+int tun_dev_open(const char *name, int offload, char out_name[IFNAMSIZ], int *out_fd, int *out_offload,
+                 const char **op);
 
 int tun_dev_get_mtu(const char *name, int *mtu, const char **op);
 int tun_dev_set_mtu(const char *name, int mtu, const char **op);
@@ -25,6 +28,18 @@ int tun_dev_set_up(const char *name, int up, const char **op);
  * returns that errno, and *count still says how many packets were read before it. */
 int tun_dev_read_batch(int fd, uint8_t *slab, size_t slab_cap, uint32_t *ends, size_t max_pkts,
                        size_t *count, const char **op);
+
+/* The same for a device opened with offload: each read goes to `scratch` (room for a virtio-net
+ * header and TUN_MAX_PACKET) and is split into ordinary packets in the slab (tun_gso_split).
+ * Reads stop once `enough` packets are in, or when the slab or ends (max_pkts) could not take
+ * the largest split. Packets that cannot be split (malformed headers) are dropped and counted in
+ * *dropped. */
+int tun_dev_read_batch_vnet(int fd, uint8_t *scratch, uint8_t *slab, size_t slab_cap, uint32_t *ends,
+                            size_t max_pkts, size_t enough, size_t *count, uint64_t *dropped, const char **op);
+
+/* Writes one packet with an all-zero virtio-net header in front when `vnet`. Returns 0, or the
+ * errno (EAGAIN/ENOBUFS when there is no room). */
+int tun_dev_write(int fd, int vnet, const uint8_t *pkt, size_t len);
 
 /* A TUN read never returns more than this: the largest MTU the tun driver accepts. */
 #define TUN_MAX_PACKET 65535u
