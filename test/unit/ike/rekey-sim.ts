@@ -4,18 +4,21 @@ import assert from 'node:assert/strict';
 import type { Action, ChildSaSpec, Endpoint, IkeEvent } from '../../../firmware/ike/actions.ts';
 import { IkeEngine } from '../../../firmware/ike/engine.ts';
 import type { Logger } from '../../../firmware/log.ts';
-import { policy, quiet, seededRandom } from '../../lib/ike-pair.ts';
+import { policy, seededRandom } from '../../lib/ike-pair.ts';
 
 export interface Side { engine: IkeEngine; addr: string; children: Map<string, ChildSaSpec>; installs: number; removes: number; events: IkeEvent[] }
 interface InFlight { at: number; to: 'a' | 'b'; from: Endpoint; dst: Endpoint; data: Buffer }
 
-export function soak(lossPct: number, seed: number, rekeyTarget: number, logs?: { a: Logger; b: Logger; clock?: (now: number) => void; probe?: (now: number, sides: Record<'a' | 'b', Side>) => void }) {
+export function soak(lossPct: number, seed: number, rekeyTarget: number, hqChildLifetime = 3, logs?: { a: Logger; b: Logger; clock?: (now: number) => void; probe?: (now: number, sides: Record<'a' | 'b', Side>) => void }) {
+  // Without loggers given, count the engines' log events by name (rekey-collision, retransmit, ...).
+  const logCounts: Record<string, number> = {};
+  const counting: Logger = { debug: (e) => { logCounts[e] = (logCounts[e] ?? 0) + 1; }, info: (e) => { logCounts[e] = (logCounts[e] ?? 0) + 1; }, warn: (e) => { logCounts[e] = (logCounts[e] ?? 0) + 1; }, error: (e) => { logCounts[e] = (logCounts[e] ?? 0) + 1; }, child: () => counting };
   let r = seed >>> 0;
   const rnd = () => { r = (r + 0x6d2b79f5) >>> 0; let t = r; t = Math.imul(t ^ (t >>> 15), t | 1); t ^= t + Math.imul(t ^ (t >>> 7), t | 61); return ((t ^ (t >>> 14)) >>> 0) / 4294967296; };
   const life = { childLifetimeSeconds: 3, ikeLifetimeSeconds: 60, retransmit: { timeoutMs: 500, base: 1.5, tries: 6 } };
   const sides: Record<'a' | 'b', Side> = {
-    a: { engine: new IkeEngine({ role: 'initiator', policy: policy(life), random: seededRandom(`a${seed}`), log: logs?.a ?? quiet }), addr: '198.51.100.1', children: new Map(), installs: 0, removes: 0, events: [] },
-    b: { engine: new IkeEngine({ role: 'responder', policy: policy({ ...life, local: 'hq.example.net', remote: 'branch.example.net', localNet: ['10.2.0.0/24'], remoteNet: ['10.1.0.0/24'] }), random: seededRandom(`b${seed}`), log: logs?.b ?? quiet }), addr: '198.51.100.2', children: new Map(), installs: 0, removes: 0, events: [] },
+    a: { engine: new IkeEngine({ role: 'initiator', policy: policy(life), random: seededRandom(`a${seed}`), log: logs?.a ?? counting }), addr: '198.51.100.1', children: new Map(), installs: 0, removes: 0, events: [] },
+    b: { engine: new IkeEngine({ role: 'responder', policy: policy({ ...life, childLifetimeSeconds: hqChildLifetime, local: 'hq.example.net', remote: 'branch.example.net', localNet: ['10.2.0.0/24'], remoteNet: ['10.1.0.0/24'] }), random: seededRandom(`b${seed}`), log: logs?.b ?? counting }), addr: '198.51.100.2', children: new Map(), installs: 0, removes: 0, events: [] },
   };
   const wire: InFlight[] = [];
   let now = 0;
@@ -58,6 +61,6 @@ export function soak(lossPct: number, seed: number, rekeyTarget: number, logs?: 
   const until = now + 30_000;
   const quiet_ = () => wire.length === 0 && [sides.a, sides.b].every((s) => s.engine.ikeSas().every((sa) => !sa.pending && sa.queue.length === 0));
   while (!quiet_() && now < until) step();
-  return { sides, now, maxIkeSas, maxChildren, maxWire, rekeys: rekeys(), quiet: quiet_() };
+  return { sides, now, maxIkeSas, maxChildren, maxWire, rekeys: rekeys(), quiet: quiet_(), logCounts };
 }
 
