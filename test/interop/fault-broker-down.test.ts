@@ -5,7 +5,7 @@
 // port, the queued events go out in order, numbered from 1 without gaps.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CLOSED_PORT, DEVICE, FaultRig, isEvent } from '../lib/fault-rig.ts';
+import { CLOSED_PORT, DEVICE, FaultRig, isEvent, dur } from '../lib/fault-rig.ts';
 import { Mosquitto, Watcher } from '../lib/mosquitto.ts';
 import { assertTcpTransfer } from '../lib/traffic.ts';
 import { ADDR } from '../lib/topology.ts';
@@ -52,7 +52,7 @@ test('fault: broker unreachable throughout: the tunnel works, events are queued 
       assert.equal(h.eventsQueued, 0);
       assert.doesNotMatch(r.d.output.slice(before), /events-dropped/);
       r.report(t, 'row 5: broker unreachable throughout', ms, evs.map((e) => e.reason ? `${e.type}(${e.reason})` : e.type),
-        `4 events queued, 0 dropped; delivered in order ${((last.at - brokerAt) / 1000).toFixed(1)} s after a broker started listening (reconnect backoff)`);
+        `4 events queued, 0 dropped; delivered in order ${dur(last.at - brokerAt)} after a broker started listening (reconnect backoff)`);
     } finally {
       await w.close();
       await broker.close();

@@ -9,7 +9,7 @@
 // last will (offline) for the killed run and online again for the new one.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DEVICE, FaultRig } from '../lib/fault-rig.ts';
+import { DEVICE, FaultRig, dur } from '../lib/fault-rig.ts';
 import type { Received } from '../lib/mosquitto.ts';
 
 function prng(seed: number): () => number {
@@ -67,14 +67,14 @@ test(`fault: daemon SIGKILLed at random points and restarted (seed ${SEED}): con
       if (/INITIAL_CONTACT/.test(r.hq.logText(hqLog))) initialContacts++;
       if (r.w!.messages.slice(from).some(isStatus('offline'))) wills++;
       events.push(...r.eventsSince(from).filter((e) => e !== 'rekey'));
-      t.diagnostic(`killed at "${p.name}": traffic back ${(ms / 1000).toFixed(1)} s after the restart`);
+      t.diagnostic(`killed at "${p.name}": traffic back ${dur(ms)} after the restart`);
     }
     // The run killed with the tunnel up had an IKE_SA at HQ and a broker connection for sure.
     assert.ok(initialContacts > 0, 'HQ saw INITIAL_CONTACT from a restarted box');
     assert.ok(wills > 0, 'the broker published the last will of a killed run');
     const sorted = [...times].sort((a, b) => a - b);
     r.report(t, `row 7: daemon SIGKILL + restart (x${kills}, seed ${SEED})`,
-      `median ${(sorted[Math.floor(sorted.length / 2)]! / 1000).toFixed(1)} s, max ${(sorted.at(-1)! / 1000).toFixed(1)} s after the restart`,
+      `median ${dur(sorted[Math.floor(sorted.length / 2)]!)}, max ${dur(sorted.at(-1)!)} after the restart`,
       [...new Set(events)], `kill points: ${points.map((p) => p.name).join(', ')} (each after a kill while up); a last will seen in ${wills}/${points.length} rounds; HQ logged INITIAL_CONTACT in ${initialContacts}/${points.length}`);
   });
 });

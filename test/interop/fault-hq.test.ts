@@ -7,7 +7,7 @@
 // Measured: from HQ back (restarted, or its configuration fixed) to the first ping answered.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FaultRig, hqConf } from '../lib/fault-rig.ts';
+import { FaultRig, hqConf, dur } from '../lib/fault-rig.ts';
 
 test('fault: HQ killed and restarted, then refusing the box and fixed: reported and recovered', { timeout: 120_000 }, async (t) => {
   await FaultRig.run(t, {}, async (r) => {
@@ -45,6 +45,6 @@ test('fault: HQ killed and restarted, then refusing the box and fixed: reported 
     assert.ok(refusedDown.json.reason, 'tunnel-down has a reason');
 
     r.report(t, 'row 3: HQ restarted / HQ refusing then fixed',
-      `${(crashMs / 1000).toFixed(1)} s after the restart (DPD included) / ${(refusedMs / 1000).toFixed(1)} s after the fix`, [...crashEvents, '|', ...refusedEvents]);
+      `${dur(crashMs)} after the restart (DPD included) / ${dur(refusedMs)} after the fix`, [...crashEvents, '|', ...refusedEvents]);
   });
 });

@@ -6,7 +6,7 @@
 // going down. Measured: from the remap to the first ping answered.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FaultRig } from '../lib/fault-rig.ts';
+import { FaultRig, dur } from '../lib/fault-rig.ts';
 import { NAT_ADDR } from '../lib/topology.ts';
 
 test('fault: NAT mapping changes mid-session (twice): HQ follows, traffic flows again, no tunnel-down', { timeout: 90_000 }, async (t) => {
@@ -33,6 +33,6 @@ test('fault: NAT mapping changes mid-session (twice): HQ follows, traffic flows 
     }
     const events = r.eventsSince(from);
     assert.ok(!events.some((e) => e.startsWith('tunnel-down')), `no tunnel-down: ${events.join(', ')}`);
-    r.report(t, 'row 4: NAT mapping change (x2)', times.map((ms) => `${(ms / 1000).toFixed(1)} s`).join(' / '), events);
+    r.report(t, 'row 4: NAT mapping change (x2)', times.map((ms) => `${dur(ms)}`).join(' / '), events);
   });
 });

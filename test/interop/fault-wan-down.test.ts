@@ -7,7 +7,7 @@
 // back to the first ping answered through the tunnel.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FaultRig } from '../lib/fault-rig.ts';
+import { FaultRig, dur } from '../lib/fault-rig.ts';
 
 test('fault: WAN down (link down, then a silent drop) for longer than DPD: tunnel-down reported, back when the WAN is', { timeout: 150_000 }, async (t) => {
   await FaultRig.run(t, {}, async (r) => {
@@ -43,7 +43,7 @@ test('fault: WAN down (link down, then a silent drop) for longer than DPD: tunne
       await r.assertIntact();
       const after = (await r.d.status()).tunnel;
       assert.notEqual(after.ikeSa!.spiInitiator, before.ikeSa!.spiInitiator, 'a new IKE_SA');
-      results.push(`${f.name}: ${(ms / 1000).toFixed(1)} s (down reported ${(downAfter / 1000).toFixed(1)} s after the cut)`);
+      results.push(`${f.name}: ${dur(ms)} (down reported ${dur(downAfter)} after the cut)`);
       events.push(...r.eventsSince(from));
     }
     r.report(t, 'row 2: WAN down > DPD', results.join('; '), events);

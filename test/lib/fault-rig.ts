@@ -183,7 +183,7 @@ export class FaultRig {
 
   /** The line docs/fault-matrix.md is made of. */
   report(t: TestContext, row: string, recoverMs: number | string, events: string[], extra = ''): void {
-    const ms = typeof recoverMs === 'number' ? `${(recoverMs / 1000).toFixed(1)} s` : recoverMs;
+    const ms = typeof recoverMs === 'number' ? dur(recoverMs) : recoverMs;
     t.diagnostic(`fault-matrix: ${row} | recovered in ${ms} | events: ${events.join(', ') || '-'}${extra ? ` | ${extra}` : ''}`);
   }
 
@@ -203,6 +203,11 @@ export class FaultRig {
     await stopAll([this.hq]);
     await this.topo.lab.destroy();
   }
+}
+
+/** A duration for the report: "45 ms" below a second, else "1.7 s". */
+export function dur(ms: number): string {
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
 }
 
 /**
