@@ -22,6 +22,9 @@ export const SealCode = { exhausted: 1, too_big: 2, failed: 3 } as const;
 export const Meta = { kind: 0, sa: 1, off: 2, len: 3, verdict: 4, info: 5, family: 6, port: 7, addr: 8 } as const;
 export const RxKind = { none: 0, inner: 1, dummy: 2, drop: 3, ike: 4, espRaw: 5 } as const;
 
+/** Bits sealSend returns and the receive callback gets: something to look at in the stats. */
+export const News = { rekey: 1, sendError: 2 } as const;
+
 /** Engine stats (stats()), by index. */
 export const STAT_NAMES = [
   'espIn', 'ikeIn', 'keepalivesIn', 'malformedIn', 'espOut', 'ikeOut', 'keepalivesOut',
@@ -50,12 +53,14 @@ export interface NativeEspEngine {
   bind(address: string, port: number, recvBufferBytes: number, sendBufferBytes: number): number;
   rxBuffer(): ArrayBuffer;
   rxMeta(): Int32Array;
-  start(cb: (count: number) => void): void;
+  start(cb: (count: number, news: number) => void): void;
   stop(): void;
   sendTo(data: Uint8Array, address: string, port: number): number;
+  /** Returns News bits (0 in the common case). */
   sealSend(packets: readonly Uint8Array[], plan: Int32Array, n: number): number;
   attachTun(fd: number): void;
-  stats(out: Float64Array): void;
+  /** Engine counters; with `kernel`, rxOverflow is refreshed from the sockets first (system calls). */
+  stats(out: Float64Array, kernel?: boolean): void;
   bufferSizes(): [number, number];
   close(): void;
 }
@@ -122,8 +127,8 @@ export function createEspEngine(): NativeEspEngine {
 }
 
 /** Decodes stats() output. */
-export function readEngineStats(engine: NativeEspEngine, scratch = new Float64Array(STAT_NAMES.length)): EngineStats {
-  engine.stats(scratch);
+export function readEngineStats(engine: NativeEspEngine, scratch = new Float64Array(STAT_NAMES.length), kernel = false): EngineStats {
+  engine.stats(scratch, kernel);
   const out = {} as EngineStats;
   STAT_NAMES.forEach((n, i) => { out[n] = scratch[i]!; });
   return out;

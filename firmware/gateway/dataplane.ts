@@ -18,7 +18,7 @@
 // Both count the same drops under the same names.
 import { readFileSync } from 'node:fs';
 import type { NativeEspEngine } from '../../board/tun/esp.ts';
-import { Meta, RxKind, STAT_NAMES } from '../../board/tun/esp.ts';
+import { Meta, News, RxKind, STAT_NAMES } from '../../board/tun/esp.ts';
 import { aeadByName } from '../crypto/aeads.ts';
 import type { DropCounters } from '../esp/drops.ts';
 import { NEXT_HEADER_IPV4, NEXT_HEADER_IPV6, readSpi } from '../esp/packet.ts';
@@ -160,7 +160,6 @@ interface Child {
 
 const hex8 = (n: number) => n.toString(16).padStart(8, '0');
 const STAT_RX_OVERFLOW = STAT_NAMES.indexOf('rxOverflow');
-const STAT_REKEY_EVENTS = STAT_NAMES.indexOf('rekeyEvents');
 
 function spiNumber(spi: Buffer | number | string): number {
   if (typeof spi === 'number') return spi >>> 0;
@@ -193,14 +192,13 @@ export class DataPlane {
   private readonly retiredDrops: Record<string, number> = {};
   private readonly retired = { packetsIn: 0, packetsOut: 0, bytesIn: 0, bytesOut: 0 };
   // Native only: the addon, children by inbound engine id, the per-batch plan and packet list
-  // (reused), and the engine's count of SAs that reached their soft limit (rekey events).
+  // (reused), and a scratch array for the engine's stats.
   private readonly fast: FastPathPort | undefined;
   private readonly engine: NativeEspEngine | undefined;
   private readonly byNativeIn = new Map<number, Child>();
   private plan = new Int32Array(512);
   private readonly txPackets: Uint8Array[] = [];
   private readonly engineStats = new Float64Array(32);
-  private rekeyEventsSeen = 0;
   /** The addon writes accepted packets to the TUN itself (a TunDevice gave it its fd). */
   private readonly nativeTunWrites: boolean = false;
 
@@ -414,9 +412,14 @@ export class DataPlane {
       any = true;
     }
     if (!any) return;
-    this.engine!.sealSend(pkts, plan, n);
-    this.fast!.afterSealSend();
-    this.checkRekeyEvents();
+    const news = this.engine!.sealSend(pkts, plan, n);
+    if (news !== 0) this.onNews(news);
+  }
+
+  /** Native: the engine says an SA needs a rekey, or a send failed. */
+  private onNews(news: number): void {
+    if (news & News.sendError) this.fast!.logSendErrors();
+    if (news & News.rekey) this.checkRekeyEvents();
   }
 
   /**
@@ -424,7 +427,7 @@ export class DataPlane {
    * selector check and the MTU guard for each decrypted packet, which the addon then writes to
    * the TUN (verdict 1), or this plane does when the TUN is not a device the addon can write to.
    */
-  private readonly onEspRecords = (meta: Int32Array, rx: Buffer, count: number): void => {
+  private readonly onEspRecords = (meta: Int32Array, rx: Buffer, count: number, news: number): void => {
     let now = 0;
     for (let i = 0, b = 0; i < count; i++, b += 12) {
       const kind = meta[b + Meta.kind];
@@ -442,7 +445,7 @@ export class DataPlane {
       if (this.nativeTunWrites) meta[b + Meta.verdict] = 1;
       else this.writeTun(c, inner);
     }
-    this.checkRekeyEvents();
+    if (news !== 0) this.onNews(news);
   };
 
   /** Packets the kernel dropped because Outpost did not read them in time (see DataPlaneStatus). */
@@ -455,18 +458,14 @@ export class DataPlane {
       } catch { /* not in this namespace's /sys, or gone */ }
     }
     if (this.engine) {
-      this.engine.stats(this.engineStats);
+      this.engine.stats(this.engineStats, true);
       out.udp_rx_overflow = this.engineStats[STAT_RX_OVERFLOW]!;
     }
     return out;
   }
 
-  /** Native: when the addon saw an SA reach its soft limit (or run out), find it and raise the rekey. */
+  /** Native: the addon saw an SA reach its soft limit (or run out): find it and raise the rekey. */
   private checkRekeyEvents(): void {
-    this.engine!.stats(this.engineStats);
-    const events = this.engineStats[STAT_REKEY_EVENTS]!;
-    if (events === this.rekeyEventsSeen) return;
-    this.rekeyEventsSeen = events;
     for (const c of this.order) {
       if (c.rekeyRaised) continue;
       const why = (c.outSa as NativeEspSa).rekeyNoted ?? ((c.inSa as NativeEspSa).rekeyNoted && 'soft_limit');

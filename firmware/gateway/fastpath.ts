@@ -190,7 +190,7 @@ export interface FastPathPort {
    * batch: read them now, copy what must outlive the call. Set a record's verdict to 1 to have
    * the engine write its inner packet to the TUN device it was given (attachTun).
    */
-  onEspRecords: ((meta: Int32Array, rx: Buffer, count: number) => void) | undefined;
-  /** Accounts (and logs, rate-limited) what the last sealSend could not send. */
-  afterSealSend(): void;
+  onEspRecords: ((meta: Int32Array, rx: Buffer, count: number, news: number) => void) | undefined;
+  /** Logs (rate-limited) the send errors the engine counted since the last call. */
+  logSendErrors(): void;
 }

@@ -111,11 +111,9 @@ class NativeNatT implements FastPathPort {
     this.rx = Buffer.from(engine.rxBuffer());
     this.meta = engine.rxMeta();
   }
-  afterSealSend(): void {
+  logSendErrors(): void {
     const s = readEngineStats(this.engine, this.scratch);
-    if (s.sendErrors > this.loggedSendErrors) {
-      for (; this.loggedSendErrors < s.sendErrors; this.loggedSendErrors++) this.sendFailed(errnoName(s.lastSendErrno));
-    }
+    for (; this.loggedSendErrors < s.sendErrors; this.loggedSendErrors++) this.sendFailed(errnoName(s.lastSendErrno));
   }
 }
 
@@ -222,7 +220,7 @@ export class UdpTransport {
   /** The fast path's own counters (undefined without it). */
   fastPathCounters(): UdpFastPathCounters | undefined {
     if (!this.native) return undefined;
-    const n = readEngineStats(this.native.engine);
+    const n = readEngineStats(this.native.engine, undefined, true);
     return { rxOverflow: n.rxOverflow, rxBatches: n.rxBatches, txBatches: n.txBatches };
   }
 
@@ -310,12 +308,12 @@ export class UdpTransport {
     return true;
   }
 
-  private readonly onNativeBatch = (count: number): void => {
+  private readonly onNativeBatch = (count: number, news: number): void => {
     const nat = this.native;
     if (!nat) return;
     const meta = nat.meta, rx = nat.rx;
     // ESP first: IKE in the same batch may remove the SAs these packets came through.
-    nat.onEspRecords?.(meta, rx, count);
+    nat.onEspRecords?.(meta, rx, count, news);
     for (let i = 0, b = 0; i < count; i++, b += 12) {
       const kind = meta[b + Meta.kind];
       if (kind !== RxKind.ike && kind !== RxKind.espRaw) continue;

@@ -142,7 +142,12 @@ typedef struct {
   unsigned tx_first[TX_BATCH]; /* per message: its first packet */
   char tx_ctrl[TX_BATCH][CMSG_SPACE(sizeof(uint16_t))];
   double stats[S_COUNT];
+  /* What JavaScript should look at, reported with the next sealSend result or receive callback:
+   * NEWS_REKEY an SA needs a rekey, NEWS_SEND_ERROR a send failed (see stats). */
+  int news;
 } engine_t;
+#define NEWS_REKEY 1
+#define NEWS_SEND_ERROR 2
 
 /* ---- errors (same shape as the TUN addon's) ------------------------------------------------ */
 
@@ -218,6 +223,7 @@ static inline void note_rekey(engine_t *e, sa_slot_t *sl) {
   if (sl->sa.rekey_needed && !sl->rekey_noted) {
     sl->rekey_noted = sl->sa.exhausted ? 2 : 1;
     e->stats[S_REKEY_EVENTS]++;
+    e->news |= NEWS_REKEY;
   }
 }
 
@@ -360,6 +366,7 @@ static void tx_send_singly(engine_t *e, unsigned m) {
     } else {
       e->stats[S_SEND_ERRORS]++;
       e->stats[S_LAST_SEND_ERRNO] = errno;
+      e->news |= NEWS_SEND_ERROR;
     }
   }
 }
@@ -395,6 +402,7 @@ static void tx_flush(engine_t *e) {
     } else {
       e->stats[S_SEND_ERRORS] += (double)e->tx_msgs[start].msg_hdr.msg_iovlen;
       e->stats[S_LAST_SEND_ERRNO] = err;
+      e->news |= NEWS_SEND_ERROR;
     }
     start++;
   }
@@ -540,18 +548,21 @@ static int rx_batch(engine_t *e, int fd) {
   }
 }
 
-/* Calls cb(count) with the records of this batch; returns 0 when the engine was closed meanwhile. */
+/* Calls cb(count, news) with the records of this batch; returns 0 when the engine was closed
+ * meanwhile. */
 static int call_js(engine_t *e, unsigned count) {
   napi_env env = e->env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return 0;
   e->in_callback = 1;
   napi_async_context actx = e->actx;
-  napi_value argv[1], cb, recv;
+  napi_value argv[2], cb, recv;
   napi_status s = napi_pending_exception;
+  int news = e->news;
+  e->news = 0;
   if (napi_get_global(env, &recv) == napi_ok && napi_get_reference_value(env, e->cb, &cb) == napi_ok &&
-      napi_create_uint32(env, count, &argv[0]) == napi_ok)
-    s = napi_make_callback(env, actx, recv, cb, 1, argv, NULL);
+      napi_create_uint32(env, count, &argv[0]) == napi_ok && napi_create_int32(env, news, &argv[1]) == napi_ok)
+    s = napi_make_callback(env, actx, recv, cb, 2, argv, NULL);
   else
     throw_napi(env, "delivering datagrams");
   e->in_callback = 0;
@@ -1176,8 +1187,9 @@ static napi_value js_send_to(napi_env env, napi_callback_info info) {
 
 /* sealSend(packets, plan, n): plan[2i] is the outbound SA id for packets[i] (0: skip it),
  * plan[2i+1] its next header. Seals into the send arena and sends with sendmmsg, flushing when
- * the arena or the batch is full. Returns how many datagrams were queued for sending; refusals
- * are counted per SA (too_big, seq_exhausted, send_dropped) and in the engine's stats. */
+ * the arena or the batch is full. Refusals are counted per SA (too_big, seq_exhausted,
+ * send_dropped) and in the engine's stats. Returns the news bits (NEWS_*): 0 unless a rekey or
+ * a send error wants attention. */
 static napi_value js_seal_send(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3], result;
@@ -1227,7 +1239,11 @@ static napi_value js_seal_send(napi_env env, napi_callback_info info) {
     queued++;
   }
   tx_flush(e);
-  CHECK(napi_create_uint32(env, queued, &result));
+  (void)queued;
+  /* What happened that JavaScript should look at (NEWS_*), 0 in the common case. */
+  int news = e->news;
+  e->news = 0;
+  CHECK(napi_create_int32(env, news, &result));
   return result;
 }
 
@@ -1261,9 +1277,11 @@ static napi_value js_attach_tun(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* stats(out, kernel): with `kernel`, rxOverflow is first refreshed from the sockets' drop counters
+ * (two system calls: ask for it when showing status, not per batch). */
 static napi_value js_stats(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
+  size_t argc = 2;
+  napi_value argv[2];
   engine_t *e = this_engine(env, info, &argc, argv, NULL, 0);
   if (e == NULL) return NULL;
   napi_typedarray_type type;
@@ -1274,9 +1292,11 @@ static napi_value js_stats(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, "stats: a Float64Array of at least STATS_COUNT");
     return NULL;
   }
+  bool kernel = false;
+  if (argc >= 2) CHECK(napi_get_value_bool(env, argv[1], &kernel));
   /* What the kernel dropped for lack of buffer space, as of now (SO_MEMINFO's drop counter). */
   double drops = 0;
-  for (int i = 0; i < 2; i++) {
+  for (int i = 0; kernel && i < 2; i++) {
     int fd = i == 0 ? e->fd : e->ike_fd;
     uint32_t mem[SK_MEMINFO_VARS];
     socklen_t ml = sizeof mem;
