@@ -223,8 +223,30 @@ export class Tunnel extends EventEmitter<{ event: [IkeEvent] }> {
     if (this.closed) return;
     const at = this.engine.nextDeadline();
     if (at === undefined) return;
-    this.timer = setTimeout(() => this.run(this.engine.tick(Date.now())), Math.max(0, at - Date.now()) + 1);
+    this.timer = setTimeout(() => {
+      this.noteEspLiveness();
+      this.run(this.engine.tick(Date.now()));
+    }, Math.max(0, at - Date.now()) + 1);
     this.timer.unref?.();
+  }
+
+  /**
+   * RFC 7296 2.4: a fresh authenticated packet on any CHILD_SA proves the peer alive as well as
+   * an IKE message does, so dead peer detection is due only after dpdSeconds without either. The
+   * data plane knows when each CHILD_SA last received one; the engine times DPD from its IKE SA's
+   * lastInboundAt, which is moved forward here before each tick. (Without this, DPD ran every
+   * dpdSeconds under steady traffic, and on a lossy WAN a DPD exchange that went unanswered
+   * tore down a tunnel that was passing traffic.)
+   */
+  private noteEspLiveness(): void {
+    const plane = this.plane;
+    if (!plane) return;
+    for (const sa of this.engine.ikeSas()) {
+      for (const c of sa.children) {
+        const at = plane.lastInboundAt(c.spiIn);
+        if (at !== undefined && at > sa.lastInboundAt) sa.lastInboundAt = at;
+      }
+    }
   }
 
   /** Round trip to HQ from the last dead-peer check answered at once, or null before any. */
