@@ -7,12 +7,17 @@
 // IKE_AUTH only happens during setup, so an IKE_AUTH input is injected there instead: after the
 // real IKE_SA_INIT, in place of the initiator's IKE_AUTH request (to HQ) or of HQ's IKE_AUTH
 // response (to the branch, which then processes it as its answer).
+// With SK_FRAGMENTS the chain goes as RFC 7383 fragments (SKF): the byte after the first payload
+// type gives their count (1-8) and order (reversed, a duplicate), to reach reassembly.
 import { ExchangeType } from '../../../firmware/ike/constants.ts';
 import { IkePair } from '../../lib/ike-pair.ts';
+import type { AeadKey } from '../../../firmware/crypto/aead.ts';
+import type { IkeHeader } from '../../../firmware/ike/header.ts';
+import { encodeFragment } from '../../../firmware/ike/message.ts';
 import { sealRaw } from '../../unit/ike/codec-fixtures.ts';
 import { check } from './bug.ts';
 import { branchPolicy, hqPolicy } from './peers.ts';
-import { EXCHANGES, SK_RESPONSE, SK_TO_INITIATOR } from './seed-format.ts';
+import { EXCHANGES, SK_FRAGMENTS, SK_RESPONSE, SK_TO_INITIATOR } from './seed-format.ts';
 
 export function fuzz(data: Buffer): void {
   if (data.length < 2 || data.length > 60_000) return;
@@ -40,12 +45,10 @@ export function fuzz(data: Buffer): void {
     if (!rsa.pending) return;
     messageId = rsa.pending.messageId;
   }
-  const iv = Buffer.alloc(8);
-  iv.writeUInt32BE(messageId, 4);
-  const datagram = sealRaw({ spiI: rsa.spiI, spiR: rsa.spiR, exchangeType: exchange, initiator: tx === 'a', response, messageId },
-    data[1]!, data.subarray(2), ssa.aeadOut, iv);
   const from = { address: sender.addr, port: rsa.remote.port }, to = { address: receiver.addr, port: rsa.local.port };
-  pair.apply(rx, receiver.engine.receive(pair.now, datagram, from, to));
+  for (const datagram of seal({ spiI: rsa.spiI, spiR: rsa.spiR, exchangeType: exchange, initiator: tx === 'a', response, messageId }, data, ssa.aeadOut)) {
+    pair.apply(rx, receiver.engine.receive(pair.now, datagram, from, to));
+  }
   pair.run();
   pair.advance(pair.now + 45_000);
 }
@@ -63,11 +66,29 @@ function fuzzAuth(data: Buffer, toInitiator: boolean): void {
   check(rsa && ssa && ssa.aeadOut, 'no IKE SA after IKE_SA_INIT');
   const messageId = toInitiator ? rsa.pending?.messageId : rsa.nextPeerRequestId;
   check(messageId !== undefined, 'the initiator awaits no IKE_AUTH response');
-  const iv = Buffer.alloc(8, 0x11);
-  const datagram = sealRaw({ spiI: rsa.spiI, spiR: rsa.spiR, exchangeType: ExchangeType.IKE_AUTH, initiator: !toInitiator, response: toInitiator, messageId },
-    data[1]!, data.subarray(2), ssa.aeadOut, iv);
   pair.filter = () => true;
-  pair.apply(rx, receiver.engine.receive(pair.now, datagram, { address: sender.addr, port: rsa.remote.port }, { address: receiver.addr, port: rsa.local.port }));
+  for (const datagram of seal({ spiI: rsa.spiI, spiR: rsa.spiR, exchangeType: ExchangeType.IKE_AUTH, initiator: !toInitiator, response: toInitiator, messageId }, data, ssa.aeadOut)) {
+    pair.apply(rx, receiver.engine.receive(pair.now, datagram, { address: sender.addr, port: rsa.remote.port }, { address: receiver.addr, port: rsa.local.port }));
+  }
   pair.run();
   pair.advance(pair.now + 45_000);
+}
+
+/** The input's chain as one SK message, or as SKF fragments (see the header comment). */
+function seal(header: IkeHeader, data: Buffer, key: AeadKey): Buffer[] {
+  let ivCounter = header.messageId * 256;
+  const iv = () => { const b = Buffer.alloc(8); b.writeUInt32BE(ivCounter++ >>> 0, 4); return b; };
+  if ((data[0]! & SK_FRAGMENTS) === 0) return [sealRaw(header, data[1]!, data.subarray(2), key, iv())];
+  if (data.length < 3) return [];
+  const shape = data[2]!;
+  const chain = data.subarray(3);
+  const total = 1 + (shape & 7);
+  const size = Math.max(1, Math.ceil(chain.length / total));
+  const frags: Buffer[] = [];
+  for (let i = 0; i < total; i++) {
+    frags.push(encodeFragment(header, { fragmentNumber: i + 1, totalFragments: total, firstPayload: i === 0 ? data[1]! : 0, content: chain.subarray(i * size, (i + 1) * size) }, { key, iv: iv() }));
+  }
+  if (shape & 0x08) frags.reverse();
+  if (shape & 0x10) frags.push(frags[0]!);
+  return frags;
 }

@@ -6,6 +6,8 @@ import { ExchangeType } from '../../../firmware/ike/constants.ts';
 export const EXCHANGES = [ExchangeType.IKE_AUTH, ExchangeType.CREATE_CHILD_SA, ExchangeType.INFORMATIONAL] as const;
 export const SK_TO_INITIATOR = 0x04;
 export const SK_RESPONSE = 0x08;
+/** ike-sk: send the chain as SKF fragments; then the input is [flags][first payload][shape][chain...]. */
+export const SK_FRAGMENTS = 0x10;
 
 /** ike-sk input: [flags][first inner payload type][plaintext payload chain...]. */
 export function ikeSkSeed(exchangeIndex: number, response: boolean, toInitiator: boolean, firstPayload: number, chain: Uint8Array): Buffer {
@@ -20,4 +22,9 @@ export const DGRAM_PORT_4500 = 0x02;
 export const ESP_PLAINTEXT = 0x01;
 export function espSeed(plaintext: Uint8Array): Buffer {
   return Buffer.concat([Buffer.from([ESP_PLAINTEXT]), plaintext]);
+}
+
+/** An ike-sk seed's chain as SKF fragments: `shape` bits 0-2 = count - 1, 0x08 reversed, 0x10 a duplicate. */
+export function fragmentedSeed(seed: Uint8Array, shape: number): Buffer {
+  return Buffer.concat([Buffer.from([seed[0]! | SK_FRAGMENTS, seed[1]!, shape]), seed.subarray(2)]);
 }

@@ -22,7 +22,7 @@ import { ADDR, buildTopology } from '../../lib/topology.ts';
 import { Charon, siteToSiteConf, stopAll } from '../../lib/strongswan.ts';
 import { OutpostDaemon, branchConfig } from '../../lib/outpost-daemon.ts';
 import { within } from '../../lib/traffic.ts';
-import { espSeed, ikeSkSeed, EXCHANGES } from '../targets/seed-format.ts';
+import { espSeed, fragmentedSeed, ikeSkSeed, EXCHANGES } from '../targets/seed-format.ts';
 
 const { values: args } = parseArgs({ options: { out: { type: 'string', default: 'test/fuzz/corpus' }, dump: { type: 'string' } } });
 const PSK = 'interop-test-psk-0123456789';
@@ -132,7 +132,13 @@ try {
       if (!plain) continue;
       const chain = plain.subarray(0, Math.max(0, plain.length - 1 - plain[plain.length - 1]!));
       const ex = (EXCHANGES as readonly ExchangeType[]).indexOf(m.header.exchangeType);
-      if (ex >= 0) { save(join(args.out!, 'ike-sk'), ikeSkSeed(ex, m.header.response, fromHq, part.nextPayload as PayloadType, chain), ExchangeType[m.header.exchangeType]!.toLowerCase()); count('ike-sk'); }
+      if (ex >= 0) {
+        const seed = ikeSkSeed(ex, m.header.response, fromHq, part.nextPayload as PayloadType, chain);
+        save(join(args.out!, 'ike-sk'), seed, ExchangeType[m.header.exchangeType]!.toLowerCase());
+        // The same chain as 3 SKF fragments, reversed (RFC 7383 reassembly).
+        if (chain.length > 64) save(join(args.out!, 'ike-sk'), fragmentedSeed(seed, 0x0a), `${ExchangeType[m.header.exchangeType]!.toLowerCase()}-skf`);
+        count('ike-sk');
+      }
       break;
     }
   }
