@@ -126,7 +126,8 @@ export interface DataPlaneStatus {
   /** Every drop since start (including children since removed), non-zero reasons only. Besides
    *  the per-packet reasons, what the kernel dropped before Outpost could read it:
    *  `tun_queue_full` (the TUN device's queue, packets from the LAN) and, on the fast path,
-   *  `udp_rx_overflow` (the port-4500 receive buffers). */
+   *  `udp_rx_overflow` (the port-4500 receive buffers; a run of datagrams the kernel coalesced
+   *  with UDP GRO counts once). */
   drops: Record<string, number>;
   /** Totals since start, including removed children. */
   packetsIn: number;
@@ -451,8 +452,8 @@ export class DataPlane {
   /** Packets the kernel dropped because Outpost did not read them in time (see DataPlaneStatus). */
   private kernelDrops(): Record<string, number> {
     const out: Record<string, number> = {};
-    const name = (this.tun as { name?: unknown }).name;
-    if (typeof name === 'string' && /^[\w.-]{1,15}$/.test(name)) {
+    const name = this.tunName();
+    if (name !== undefined) {
       try {
         out.tun_queue_full = Number(readFileSync(`/sys/class/net/${name}/statistics/tx_dropped`, 'utf8')) || 0;
       } catch { /* not in this namespace's /sys, or gone */ }
@@ -462,6 +463,18 @@ export class DataPlane {
       out.udp_rx_overflow = this.engineStats[STAT_RX_OVERFLOW]!;
     }
     return out;
+  }
+
+  /** The TUN interface's name: the sink's own, else the kernel's for its fd ("iff:" in fdinfo). */
+  private tunName(): string | undefined {
+    const t = this.tun as { name?: unknown; fd?: unknown };
+    let name = typeof t.name === 'string' ? t.name : undefined;
+    if (name === undefined && typeof t.fd === 'number' && t.fd >= 0) {
+      try {
+        name = /^iff:\s*(\S+)$/m.exec(readFileSync(`/proc/self/fdinfo/${t.fd}`, 'utf8'))?.[1];
+      } catch { /* closed meanwhile */ }
+    }
+    return name !== undefined && /^[\w.-]{1,15}$/.test(name) ? name : undefined;
   }
 
   /** Native: the addon saw an SA reach its soft limit (or run out): find it and raise the rekey. */
