@@ -106,7 +106,8 @@ export function parseCertificate(der: Buffer, what = 'certificate'): ParsedCert 
     throw new CertAuthError('malformed', `${what} has a public key that cannot be decoded: ${(err as Error).message}`);
   }
   const notBefore = tbs.validity.notBefore.getTime(), notAfter = tbs.validity.notAfter.getTime();
-  if (!Number.isFinite(notBefore) || !Number.isFinite(notAfter)) throw new CertAuthError('malformed', `${what} has an unreadable validity period`);
+  // @peculiar's Time.getTime() returns a Date: check the Dates' time values.
+  if (!Number.isFinite(notBefore.getTime()) || !Number.isFinite(notAfter.getTime())) throw new CertAuthError('malformed', `${what} has an unreadable validity period`);
   return {
     der, x509, subjectDer, issuerDer, subject: dn(subjectDer), issuer: dn(issuerDer),
     serialHex: Buffer.from(tbs.serialNumber).toString('hex'),
