@@ -55,3 +55,16 @@ for (const k of KNOWN) {
     }
   });
 }
+
+// The x509-cert seeds are real certificates (strongSwan's pki): the parser must accept them, or a
+// change that refuses every certificate as "malformed" would pass the fuzz target unnoticed.
+test('the x509-cert seeds (strongSwan pki certificates) parse', async () => {
+  const { parseCertificate } = await import('../../firmware/pki/x509.ts');
+  const dir = join(HERE, 'corpus', 'x509-cert');
+  const seeds = readdirSync(dir).filter((f) => f.startsWith('seed-'));
+  if (seeds.length === 0) throw new Error('no certificate seeds');
+  for (const f of seeds) {
+    const c = parseCertificate(readFileSync(join(dir, f)), f);
+    if (!/CN=/.test(c.subject) || !(c.notAfter.getTime() > c.notBefore.getTime())) throw new Error(`${f}: ${c.subject}, ${String(c.notBefore)}..${String(c.notAfter)}`);
+  }
+});
