@@ -9,6 +9,8 @@
 // response (to the branch, which then processes it as its answer).
 // With SK_FRAGMENTS the chain goes as RFC 7383 fragments (SKF): the byte after the first payload
 // type gives their count (1-8) and order (reversed, a duplicate), to reach reassembly.
+// With SK_CERTS an IKE_AUTH input meets peers that authenticate with certificates (ECDSA under
+// one root): CERT, CERTREQ, chain validation and signature checks.
 import { ExchangeType } from '../../../firmware/ike/constants.ts';
 import { IkePair } from '../../lib/ike-pair.ts';
 import type { AeadKey } from '../../../firmware/crypto/aead.ts';
@@ -16,8 +18,8 @@ import type { IkeHeader } from '../../../firmware/ike/header.ts';
 import { encodeFragment } from '../../../firmware/ike/message.ts';
 import { sealRaw } from '../../unit/ike/codec-fixtures.ts';
 import { check } from './bug.ts';
-import { branchPolicy, hqPolicy } from './peers.ts';
-import { EXCHANGES, SK_FRAGMENTS, SK_RESPONSE, SK_TO_INITIATOR } from './seed-format.ts';
+import { branchCertPolicy, branchPolicy, hqCertPolicy, hqPolicy } from './peers.ts';
+import { EXCHANGES, SK_CERTS, SK_FRAGMENTS, SK_RESPONSE, SK_TO_INITIATOR } from './seed-format.ts';
 
 export function fuzz(data: Buffer): void {
   if (data.length < 2 || data.length > 60_000) return;
@@ -56,7 +58,8 @@ export function fuzz(data: Buffer): void {
 const IKE_AUTH_AT = 18; // exchange type byte of the IKE header
 
 function fuzzAuth(data: Buffer, toInitiator: boolean): void {
-  const pair = new IkePair(branchPolicy(), hqPolicy());
+  const certMode = (data[0]! & SK_CERTS) !== 0;
+  const pair = certMode ? new IkePair(branchCertPolicy(), hqCertPolicy()) : new IkePair(branchPolicy(), hqPolicy());
   const rx = toInitiator ? 'a' : 'b', tx = toInitiator ? 'b' : 'a';
   // Hold back the real IKE_AUTH message the input replaces.
   pair.filter = (d) => !(d.toSide === rx && d.data[IKE_AUTH_AT] === ExchangeType.IKE_AUTH);

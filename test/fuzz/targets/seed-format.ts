@@ -8,6 +8,8 @@ export const SK_TO_INITIATOR = 0x04;
 export const SK_RESPONSE = 0x08;
 /** ike-sk: send the chain as SKF fragments; then the input is [flags][first payload][shape][chain...]. */
 export const SK_FRAGMENTS = 0x10;
+/** ike-sk, IKE_AUTH inputs: the peers authenticate with certificates instead of a PSK. */
+export const SK_CERTS = 0x20;
 
 /** ike-sk input: [flags][first inner payload type][plaintext payload chain...]. */
 export function ikeSkSeed(exchangeIndex: number, response: boolean, toInitiator: boolean, firstPayload: number, chain: Uint8Array): Buffer {

@@ -1,11 +1,13 @@
 // Seeds the Jazzer corpora from a real exchange with strongSwan 5.9.8 (run by hand, as root):
-//   node --import tsx test/fuzz/tools/capture-strongswan.ts [--out test/fuzz/corpus] [--dump DIR]
+//   node --import tsx test/fuzz/tools/capture-strongswan.ts [--out test/fuzz/corpus] [--dump DIR] [--cert]
 // An Outpost daemon (branch) and a charon HQ run in the standard namespaces; tshark captures the
 // branch WAN while the tunnel comes up, lanhost pings hqhost, HQ rekeys the CHILD_SA and the
 // IKE_SA, and Outpost stops (DELETE). charon logs its IKE and CHILD keys at level 4, so the SK
 // payloads are decrypted here and the plaintext payload chains become ike-sk seeds; the ESP
 // packets' plaintexts are re-sealed under the esp-udp4500 target's fixed key (the target cannot
 // know charon's keys), keeping strongSwan's own padding and inner packets.
+// --cert: both ends authenticate with ECDSA certificates made by strongSwan's pki (one CA); only
+// the IKE_AUTH chains are kept, as certificate-mode ike-sk seeds (CERT, CERTREQ, AUTH by charon).
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,9 +24,10 @@ import { ADDR, buildTopology } from '../../lib/topology.ts';
 import { Charon, siteToSiteConf, stopAll } from '../../lib/strongswan.ts';
 import { OutpostDaemon, branchConfig } from '../../lib/outpost-daemon.ts';
 import { within } from '../../lib/traffic.ts';
-import { espSeed, fragmentedSeed, ikeSkSeed, EXCHANGES } from '../targets/seed-format.ts';
+import { espSeed, fragmentedSeed, ikeSkSeed, EXCHANGES, SK_CERTS } from '../targets/seed-format.ts';
+import { TestPki } from '../../lib/strongswan-pki.ts';
 
-const { values: args } = parseArgs({ options: { out: { type: 'string', default: 'test/fuzz/corpus' }, dump: { type: 'string' } } });
+const { values: args } = parseArgs({ options: { out: { type: 'string', default: 'test/fuzz/corpus' }, dump: { type: 'string' }, cert: { type: 'boolean' } } });
 const PSK = 'interop-test-psk-0123456789';
 
 interface Datagram { sport: number; dport: number; src: string; payload: Buffer }
@@ -61,22 +64,61 @@ function save(dir: string, data: Buffer, prefix: string): void {
   writeFileSync(join(dir, `${prefix}-${createHash('sha1').update(data).digest('hex').slice(0, 12)}`), data);
 }
 
+/** HQ's swanctl.conf for certificate authentication (own.pem / own.key, CA in x509ca/). */
+function certConf(): string {
+  return `connections {
+    branch {
+        version = 2
+        local_addrs = ${ADDR.hqWan}
+        remote_addrs = %any
+        encap = yes
+        mobike = no
+        proposals = aes256gcm16-prfsha256-x25519
+        local {
+            auth = pubkey
+            certs = own.pem
+            id = hq.example.net
+        }
+        remote {
+            auth = pubkey
+            id = branch.example.net
+            cacerts = ca.pem
+        }
+        children {
+            net {
+                local_ts = ${ADDR.hqSubnet}
+                remote_ts = ${ADDR.branchSubnet}
+                esp_proposals = aes256gcm16
+            }
+        }
+    }
+}
+`;
+}
+
+const pki = args.cert ? new TestPki() : undefined;
 const topo = buildTopology();
 const dir = mkdtempSync(join(tmpdir(), 'outpost-capture-'));
 let hq: Charon | undefined;
 let d: OutpostDaemon | undefined;
 try {
+  const ca = pki?.ca('ca', 'C=CH, O=Outpost Fuzz, CN=Outpost Fuzz CA');
+  const hqCreds = ca && pki!.issue('hq.example.net', ca, { type: 'ecdsa', file: 'hq' });
+  const branchCreds = ca && pki!.issue('branch.example.net', ca, { type: 'ecdsa', file: 'branch' });
   hq = await Charon.start(topo.hq, {
     name: 'hq',
     logLevels: { ike: 4, chd: 4, enc: 2 },
-    swanctlConf: siteToSiteConf({ conn: 'branch', localAddrs: ADDR.hqWan, remoteAddrs: '%any', localId: 'hq.example.net', remoteId: 'branch.example.net',
+    ...(pki ? { files: { 'x509/own.pem': pki.read(hqCreds!.cert), 'private/own.key': pki.read(hqCreds!.key), 'x509ca/ca.pem': pki.read(ca!.cert) } } : {}),
+    swanctlConf: pki ? certConf() : siteToSiteConf({ conn: 'branch', localAddrs: ADDR.hqWan, remoteAddrs: '%any', localId: 'hq.example.net', remoteId: 'branch.example.net',
       psk: PSK, localTs: [ADDR.hqSubnet], remoteTs: [ADDR.branchSubnet], esp: ['aes256gcm16-x25519'], ikeRekeyTime: 0, rekeyTime: 0, lifeTime: 0, dpdDelay: 2 }),
   });
   await hq.loadAll();
   const pcap = join(dir, 'wan.pcapng');
   const cap = topo.lab.track(topo.branch.spawn('tshark', ['-i', topo.ifs.branchWan, '-f', 'udp port 500 or udp port 4500', '-w', pcap]));
   await waitForLine(cap, (l) => /Capture started/.test(l), 'tshark capture started');
-  d = new OutpostDaemon(topo.lab, topo.branch, { name: 'branch', config: branchConfig({ esp: ['aes256gcm16-x25519'], dpdSeconds: 5 }) });
+  const config = branchConfig({ esp: ['aes256gcm16-x25519'], dpdSeconds: 5 }) as { tunnel: Record<string, unknown> };
+  if (pki) config.tunnel.auth = { key: branchCreds!.key, cert: branchCreds!.cert, ca: [ca!.cert] };
+  d = new OutpostDaemon(topo.lab, topo.branch, { name: 'branch', config });
   try { await within(d.start().waitFor(/child-up/), 20_000, 'child-up'); } catch (e) { console.error(d.tail(30)); throw e; }
   topo.lanhost.run('ping', '-n', '-c', '3', '-i', '0.2', ADDR.hqhost);
   const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -104,7 +146,7 @@ try {
   console.log(`${grams.length} datagrams, ${ikeKeys.length} IKE keys, ${childKeys.length} CHILD keys logged by charon`);
   const counts: Record<string, number> = {};
   const count = (k: string) => { counts[k] = (counts[k] ?? 0) + 1; };
-  for (const g of grams) {
+  for (const g of pki ? grams.filter((x) => x.sport === 500 || x.dport === 500 || classifyUdp4500(x.payload).kind === 'ike') : grams) {
     let ike: Buffer | undefined;
     if (g.sport === 500 || g.dport === 500) ike = g.payload;
     else {
@@ -132,8 +174,10 @@ try {
       if (!plain) continue;
       const chain = plain.subarray(0, Math.max(0, plain.length - 1 - plain[plain.length - 1]!));
       const ex = (EXCHANGES as readonly ExchangeType[]).indexOf(m.header.exchangeType);
+      if (pki && m.header.exchangeType !== ExchangeType.IKE_AUTH) break;
       if (ex >= 0) {
-        const seed = ikeSkSeed(ex, m.header.response, fromHq, part.nextPayload as PayloadType, chain);
+        const plain = ikeSkSeed(ex, m.header.response, fromHq, part.nextPayload as PayloadType, chain);
+        const seed = pki ? Buffer.concat([Buffer.from([plain[0]! | SK_CERTS]), plain.subarray(1)]) : plain;
         save(join(args.out!, 'ike-sk'), seed, ExchangeType[m.header.exchangeType]!.toLowerCase());
         // The same chain as 3 SKF fragments, reversed (RFC 7383 reassembly).
         if (chain.length > 64) save(join(args.out!, 'ike-sk'), fragmentedSeed(seed, 0x0a), `${ExchangeType[m.header.exchangeType]!.toLowerCase()}-skf`);
@@ -148,4 +192,5 @@ try {
   await stopAll([hq]);
   await topo.lab.destroy();
   rmSync(dir, { recursive: true, force: true });
+  pki?.cleanup();
 }
