@@ -17,7 +17,7 @@ import { MtuGuard } from './mtu-guard.ts';
 import { NatKeepalive } from './keepalive.ts';
 import { addRoutes, removeRoutes } from './routes.ts';
 import { UdpTransport } from './udp.ts';
-import { warmUpCrypto } from './warm-up.ts';
+import { warmUpCrypto, warmUpIke } from './warm-up.ts';
 
 export interface TunnelOptions {
   name: string;
@@ -85,9 +85,11 @@ export class Tunnel extends EventEmitter<{ event: [IkeEvent] }> {
     this.readFrom(tun);
     await addRoutes(tun.name, this.opts.remoteSubnets, this.opts.routeSrc ? { src: this.opts.routeSrc } : {});
     this.log.info('started', { tun: tun.name, mtu: this.opts.tunMtu, innerMtu: this.opts.innerMtu ?? this.opts.tunMtu, remote: this.opts.remote, routes: this.opts.remoteSubnets.join(',') });
-    // Before the first exchange: cold crypto (OpenSSL setup, JIT) would otherwise land in it.
+    // Before the first exchange: cold crypto (OpenSSL setup) and cold code (V8 compiles each
+    // function at its first call) would otherwise land in it (warm-up.ts).
     const warm = warmUpCrypto([...this.opts.policy.ike, ...this.opts.policy.esp]);
-    this.log.info('crypto-warmed', { algorithms: warm.algorithms.join(','), ms: Math.round(warm.ms * 10) / 10 });
+    const ike = warmUpIke(this.opts.policy);
+    this.log.info('warmed-up', { algorithms: warm.algorithms.join(','), exchange: ike.ok ? 'ok' : 'failed', ms: Math.round((warm.ms + ike.ms) * 10) / 10 });
     this.run(this.engine.start(Date.now()));
   }
 

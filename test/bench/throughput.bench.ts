@@ -48,15 +48,17 @@ const progress = (s: string) => process.stderr.write(`  .. ${s}\n`);
 const median = (xs: number[]) => { const s = xs.filter(Number.isFinite).sort((a, b) => a - b); return s.length ? s[Math.floor(s.length / 2)]! : NaN; };
 const CLK_TCK = 100;
 
-/** CPU seconds (user + system) and resident MB of a process. */
-function proc(pid: number): { cpu: number; rssMb: number } {
+/** CPU seconds (user + system), resident MB, and of that the anonymous MB (not the binary's
+ *  and libraries' file pages) of a process. */
+function proc(pid: number): { cpu: number; rssMb: number; anonMb: number } {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return { cpu: (Number(f[11]) + Number(f[12])) / CLK_TCK, rssMb: m ? Number(m[1]) / 1024 : NaN };
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+) kB`).exec(status)?.[1]) / 1024;
+    return { cpu: (Number(f[11]) + Number(f[12])) / CLK_TCK, rssMb: kb('VmRSS'), anonMb: kb('RssAnon') };
   } catch {
-    return { cpu: NaN, rssMb: NaN };
+    return { cpu: NaN, rssMb: NaN, anonMb: NaN };
   }
 }
 
@@ -254,8 +256,8 @@ async function flood(topo: Topology, r: Running): Promise<Flood> {
     if (!p.outpost) continue;
     try {
       const st = await p.outpost.status();
-      const c = st.tunnel.childSas[0];
-      const d = Object.entries(c?.drops ?? {}).filter(([, v]) => v).map(([k, v]) => `${k}=${v}`).join(',');
+      const all = st.tunnel.dataPlane?.drops ?? st.tunnel.childSas[0]?.drops ?? {};
+      const d = Object.entries(all).filter(([k, v]) => v && k !== 'no_policy').map(([k, v]) => `${k}=${v}`).join(',');
       drops.push(`${p.label}:${d || '-'}`);
       ikeUp = (ikeUp === '-' ? '' : ikeUp + ' ') + `${p.label}:${st.tunnel.state}`;
     } catch (e) {
@@ -270,7 +272,7 @@ async function flood(topo: Topology, r: Running): Promise<Flood> {
 
 // ---- the run ---------------------------------------------------------------------------------
 
-interface Sample { mbps: number; cpu: number[]; rss: number[]; rssIdle: number[]; rttAdded: number; setupMs?: number; flood?: Flood; mtu: number }
+interface Sample { mbps: number; cpu: number[]; rss: number[]; rssIdle: number[]; anonIdle: number[]; rttAdded: number; setupMs?: number; flood?: Flood; mtu: number }
 const results = new Map<string, Sample[]>();
 const plainMbps: number[] = [];
 const key = (impl: Impl, esp: string) => impl === 'wireguard-go' ? 'wireguard-go|chacha20poly1305' : `${impl}|${esp}`;
@@ -309,10 +311,11 @@ try {
         r = impl === 'strongswan' ? await startStrongSwan(topo, esp)
           : impl === 'wireguard-go' ? await startWg(topo)
           : await startOutpost(topo, esp, bundle, impl === 'outpost>ss');
-        const rssIdle = r.pids.map((p) => proc(p.pid).rssMb);
+        const idle = r.pids.map((p) => proc(p.pid));
+        const rssIdle = idle.map((p) => p.rssMb), anonIdle = idle.map((p) => p.anonMb);
         const added = rtt(topo) - plainRtt;
         const t = await tcp(topo, r);
-        const sample: Sample = { ...t, rssIdle, rttAdded: added, mtu: r.mtu, ...(r.setupMs !== undefined ? { setupMs: r.setupMs } : {}) };
+        const sample: Sample = { ...t, rssIdle, anonIdle, rttAdded: added, mtu: r.mtu, ...(r.setupMs !== undefined ? { setupMs: r.setupMs } : {}) };
         if (round === 0 && FLOOD_SECONDS > 0) sample.flood = await flood(topo, r);
         const k = key(impl, esp);
         results.set(k, [...(results.get(k) ?? []), sample]);
@@ -336,7 +339,7 @@ const per = (ss: Sample[], f: (s: Sample) => number[]) => [0, 1].map((i) => medi
 const med = (k: string) => median((results.get(k) ?? []).map((s) => s.mbps));
 
 const head = ['tunnel', 'ESP', `TCP Mbit/s (${IPERF_SECONDS}s, median of ${ROUNDS}: min-max)`, 'x strongSwan', 'x wireguard-go',
-  'CPU % of a core br/hq', 'RSS MB idle br/hq', 'RSS MB after TCP', 'RTT added ms', 'setup ms', `UDP 1G ${FLOOD_SECONDS}s: Mbit/s delivered, loss`, 'flood RSS max/end MB br/hq', 'flood drops (Outpost)', 'IKE after flood'];
+  'CPU % of a core br/hq', 'RSS MB idle br/hq (anon)', 'RSS MB after TCP', 'RTT added ms', 'setup ms', `UDP 1G ${FLOOD_SECONDS}s: Mbit/s delivered, loss`, 'flood RSS max/end MB br/hq', 'flood drops (Outpost)', 'IKE after flood'];
 const rows: string[][] = [];
 for (const { impl, esp } of runs) {
   const k = key(impl, esp);
@@ -350,7 +353,7 @@ for (const { impl, esp } of runs) {
     impl, esp, range(mbps),
     impl === 'strongswan' ? '1' : fmt(median(mbps) / vsSs, 2), impl === 'wireguard-go' ? '1' : fmt(median(mbps) / vsWg, 2),
     per(ss, (s) => s.cpu).map((x) => fmt(x)).join(' / '),
-    per(ss, (s) => s.rssIdle).map((x) => fmt(x, 1)).join(' / '),
+    [0, 1].map((i) => `${fmt(per(ss, (s) => s.rssIdle)[i]!, 1)} (${fmt(per(ss, (s) => s.anonIdle)[i]!, 1)})`).join(' / '),
     per(ss, (s) => s.rss).map((x) => fmt(x, 1)).join(' / '),
     fmt(median(ss.map((s) => s.rttAdded)), 3),
     setup.length ? fmt(median(setup), 0) : '-',

@@ -57,7 +57,7 @@
 #include "tun_gso.h"
 
 #define MAX_SAS 1024
-#define RX_BATCH 64
+#define RX_BATCH 32
 #define RX_ROUNDS 4
 #define RX_SLOT 65536
 #define TX_BATCH 256
