@@ -44,6 +44,10 @@ export interface EngineCounters {
 }
 
 const HEX = (b: Buffer) => b.toString('hex');
+/** A CHILD_SA that carries or will carry traffic (not one on its way out). */
+const usableChild = (c: ChildSa) => c.state === 'installed' || c.state === 'rekeying';
+/** How long past its hard lifetime a CHILD_SA being deleted may wait for the Delete's answer. */
+const DELETE_GRACE_MS = 30_000;
 /** How long an IKE SA replaced by the peer's rekey waits for the peer's Delete. */
 const RETIRED_LINGER_MS = 60_000;
 
@@ -151,8 +155,9 @@ export class IkeEngine implements EngineCore {
       if (sa.state === 'rekeyed' && sa.retiredAt !== undefined) t = Math.min(t, sa.retiredAt + RETIRED_LINGER_MS);
       if (sa.state !== 'established' || sa.pending) continue;
       t = Math.min(t, sa.rekeyAt);
+      if (this.wantsChild(sa)) t = Math.min(t, sa.childRetryAt);
       if (this.policy.dpdSeconds > 0) t = Math.min(t, sa.lastInboundAt + this.policy.dpdSeconds * 1000);
-      for (const c of sa.children) t = Math.min(t, c.state === 'installed' ? c.rekeyAt : Infinity, c.expireAt);
+      for (const c of sa.children) t = Math.min(t, c.state === 'installed' ? c.rekeyAt : Infinity, c.state === 'deleting' ? c.expireAt + DELETE_GRACE_MS : c.expireAt);
     }
     return t === Infinity ? undefined : t;
   }
@@ -247,16 +252,19 @@ export class IkeEngine implements EngineCore {
   }
 
   removeChild(sa: IkeSa, child: ChildSa, reason: string): void {
+    // An IKE rekey may have moved the CHILD_SA to the new IKE SA while its Delete was in flight.
+    if (!sa.children.includes(child)) sa = [...this.sas.values()].find((s) => s.children.includes(child)) ?? sa;
     const i = sa.children.indexOf(child);
     if (i < 0) return;
     sa.children.splice(i, 1);
     this.act({ kind: 'remove-child', spiIn: child.spiIn });
     this.event({ type: 'child-down', ikeId: sa.id, spiIn: HEX(child.spiIn), reason });
     this.log.info('child-down', { ike: sa.id, spi_in: HEX(child.spiIn), reason });
-    // HQ deleted our only CHILD_SA without replacing it: ask for a new one (we keep the tunnel up).
-    if (reason === 'deleted by peer' && this.role === 'initiator' && sa.state === 'established' && sa.children.length === 0 && !this.stopped) {
-      startChildRekey(this, sa, undefined, this.now);
-    }
+  }
+
+  /** The initiator keeps a CHILD_SA on its IKE SA: one the peer deleted (or let expire) is replaced. */
+  private wantsChild(sa: IkeSa): boolean {
+    return this.role === 'initiator' && !this.stopped && sa.state === 'established' && !sa.children.some(usableChild);
   }
 
   killIkeSa(sa: IkeSa, reason: string, now: number): void {
@@ -290,6 +298,7 @@ export class IkeEngine implements EngineCore {
 
   established(sa: IkeSa, now: number): void {
     sa.state = 'established';
+    sa.childRetryMs = this.policy.reconnectMinMs;
     sa.establishedAt = now;
     sa.lastInboundAt = now;
     const life = this.policy.ikeLifetimeSeconds * 1000;
@@ -354,9 +363,17 @@ export class IkeEngine implements EngineCore {
         deleteChildren(this, sa, [c], now, 'lifetime expired');
         return;
       }
+      // Its Delete went on an IKE SA that is gone: the SA is past its life, drop it here.
+      if (c.state === 'deleting' && now >= c.expireAt + DELETE_GRACE_MS) this.removeChild(sa, c, 'lifetime expired');
     }
     if (now >= sa.rekeyAt) {
       startIkeRekey(this, sa, now);
+      return;
+    }
+    if (this.wantsChild(sa) && now >= sa.childRetryAt) {
+      sa.childRetryAt = now + sa.childRetryMs;
+      sa.childRetryMs = Math.min(sa.childRetryMs * 2, this.policy.reconnectMaxMs);
+      startChildRekey(this, sa, undefined, now, (ok) => { if (ok) sa.childRetryMs = this.policy.reconnectMinMs; });
       return;
     }
     const due = sa.children.find((c) => c.state === 'installed' && now >= c.rekeyAt);

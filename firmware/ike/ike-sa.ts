@@ -79,6 +79,9 @@ export class IkeSa {
   lastResponse?: { messageId: number; datagrams: Buffer[] };
   children: ChildSa[] = [];
   createdAt = 0;
+  /** When the initiator may next ask for a CHILD_SA after losing its last one, and the backoff. */
+  childRetryAt = 0;
+  childRetryMs = 1000;
   establishedAt = 0;
   rekeyAt = Infinity;
   lastInboundAt = 0;

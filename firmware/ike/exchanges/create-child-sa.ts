@@ -23,6 +23,8 @@ export function startChildRekey(e: EngineCore, sa: IkeSa, old: ChildSa | undefin
   e.request(sa, now, ExchangeType.CREATE_CHILD_SA, old ? `rekey CHILD_SA ${old.spiIn.toString('hex')}` : 'create CHILD_SA',
     () => {
       if (old && (old.state !== 'rekeying' || !sa.children.includes(old))) return null; // deleted meanwhile
+      // A fresh CHILD_SA replaces one the peer deleted; a rekey that completed meanwhile already did.
+      if (!old && sa.children.some((c) => c.state === 'installed' || c.state === 'rekeying')) return null;
       offer = makeChildOffer(e, false, pfs);
       const p: Payload[] = [];
       if (old) p.push(notify(NotifyType.REKEY_SA, Buffer.alloc(0), ProtocolId.ESP, old.spiIn));

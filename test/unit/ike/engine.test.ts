@@ -246,6 +246,8 @@ test('HQ deletes the only CHILD_SA but keeps the IKE SA: the initiator asks for 
   p.apply('b', p.b.engine.tick(p.now));
   p.run();
   assert.ok(p.a.events.some((e) => e.type === 'child-down'));
+  assert.equal(p.a.children.size, 0);
+  p.step(); // the initiator's next tick asks for a replacement
   assert.ok(mirrored(p.a.children, p.b.children), 'a fresh pair');
   assert.notEqual([...p.a.children.keys()][0], before);
 });
