@@ -233,22 +233,13 @@ export class Tunnel extends EventEmitter<{ event: [IkeEvent] }> {
   }
 
   /**
-   * RFC 7296 2.4: a fresh authenticated packet on any CHILD_SA proves the peer alive as well as
-   * an IKE message does, so dead peer detection is due only after dpdSeconds without either. The
-   * data plane knows when each CHILD_SA last received one; the engine times DPD from its IKE SA's
-   * lastInboundAt, which is moved forward here before each tick. (Without this, DPD ran every
-   * dpdSeconds under steady traffic, and on a lossy WAN a DPD exchange that went unanswered
-   * tore down a tunnel that was passing traffic.)
+   * The data plane knows when each CHILD_SA last received an authenticated packet; the engine
+   * counts it as proof of life before each tick. (Without it, DPD ran every dpdSeconds under
+   * steady traffic, and on a lossy WAN an unanswered DPD tore down a tunnel passing traffic.)
    */
   private noteEspLiveness(): void {
     const plane = this.plane;
-    if (!plane) return;
-    for (const sa of this.engine.ikeSas()) {
-      for (const c of sa.children) {
-        const at = plane.lastInboundAt(c.spiIn);
-        if (at !== undefined && at > sa.lastInboundAt) sa.lastInboundAt = at;
-      }
-    }
+    if (plane) this.engine.noteEspInbound((spi) => plane.lastInboundAt(spi));
   }
 
   /** Round trip to HQ from the last dead-peer check answered at once, or null before any. */

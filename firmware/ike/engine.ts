@@ -178,6 +178,19 @@ export class IkeEngine implements EngineCore {
     return this.flush();
   }
 
+  /**
+   * RFC 7296 2.4: an authenticated ESP packet proves the peer alive as well as an IKE message
+   * does, so dead peer detection waits for silence on both. `lastInboundAt` comes from the data plane.
+   */
+  noteEspInbound(lastInboundAt: (spiIn: Buffer) => number | undefined): void {
+    for (const sa of this.sas.values()) {
+      for (const c of sa.children) {
+        const at = lastInboundAt(c.spiIn);
+        if (at !== undefined && at > sa.lastInboundAt) sa.lastInboundAt = at;
+      }
+    }
+  }
+
   /** The data plane says a CHILD_SA is running out of sequence numbers: rekey it now. */
   rekeyChildNow(spiIn: Buffer, now: number): Action[] {
     for (const sa of this.sas.values()) {

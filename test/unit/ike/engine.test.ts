@@ -314,3 +314,18 @@ test('an IKE SA the peer rekeyed but never deleted is dropped after a while', ()
   assert.equal(p.b.engine.ikeSas().length, 1);
   assert.ok(mirrored(p.a.children, p.b.children));
 });
+
+test('ESP traffic from the peer postpones DPD (RFC 7296 2.4)', () => {
+  const p = new IkePair(policy({ dpdSeconds: 10 }), hq({ dpdSeconds: 0 }));
+  p.start();
+  const spi = [...p.a.children.values()][0]!.spiIn;
+  let dpds = 0;
+  p.filter = (d) => { if (d.toSide === 'b' && decodeMessage(d.data).header.exchangeType === ExchangeType.INFORMATIONAL) dpds++; return true; };
+  for (let t = 1000; t <= 30_000; t += 1000) {
+    p.a.engine.noteEspInbound((s) => (s.equals(spi) ? t : undefined));
+    p.advance(t);
+  }
+  assert.equal(dpds, 0, 'no DPD while ESP arrives every second');
+  p.advance(45_000);
+  assert.ok(dpds >= 1, 'DPD once ESP stops');
+});
