@@ -111,7 +111,11 @@ typedef struct {
 typedef struct {
   napi_env env;
   sa_slot_t *slots; /* MAX_SAS, allocated at the first addSa */
-  uint32_t last_in; /* slot of the last inbound SPI hit */
+  /* The inbound SAs by SPI, compact (usually one to four): a lookup, including a miss for a
+   * flood of made-up SPIs, touches these few words rather than the whole table. */
+  uint32_t in_spi[MAX_SAS];
+  uint16_t in_slot[MAX_SAS];
+  uint32_t n_in;
   int fd;           /* UDP socket, -1 until bound and after close */
   int ike_fd;       /* the same port's IKE-only socket, -1 when there is none */
   int family;
@@ -202,18 +206,27 @@ static sa_slot_t *slot_of(engine_t *e, uint32_t id) {
   return sl;
 }
 
+/* The newest inbound SA with this SPI (installing one with a live SPI replaces it for lookups). */
 static sa_slot_t *inbound_by_spi(engine_t *e, uint32_t spi) {
-  if (e->slots == NULL) return NULL;
-  sa_slot_t *last = &e->slots[e->last_in];
-  if (last->used && !last->sa.outbound && last->sa.spi == spi) return last;
-  for (uint32_t i = 0; i < MAX_SAS; i++) {
-    sa_slot_t *sl = &e->slots[i];
-    if (sl->used && !sl->sa.outbound && sl->sa.spi == spi) {
-      e->last_in = i;
-      return sl;
-    }
-  }
+  for (uint32_t i = e->n_in; i-- > 0;)
+    if (e->in_spi[i] == spi) return &e->slots[e->in_slot[i]];
   return NULL;
+}
+
+static void index_inbound(engine_t *e, uint32_t slot) {
+  e->in_spi[e->n_in] = e->slots[slot].sa.spi;
+  e->in_slot[e->n_in] = (uint16_t)slot;
+  e->n_in++;
+}
+
+static void unindex_inbound(engine_t *e, uint32_t slot) {
+  for (uint32_t i = 0; i < e->n_in; i++) {
+    if (e->in_slot[i] != slot) continue;
+    memmove(&e->in_spi[i], &e->in_spi[i + 1], (e->n_in - i - 1) * sizeof e->in_spi[0]);
+    memmove(&e->in_slot[i], &e->in_slot[i + 1], (e->n_in - i - 1) * sizeof e->in_slot[0]);
+    e->n_in--;
+    return;
+  }
 }
 
 /* After a packet went through an SA: the first time it needs a rekey (soft limit reached, or
@@ -227,8 +240,9 @@ static inline void note_rekey(engine_t *e, sa_slot_t *sl) {
   }
 }
 
-static void free_slot(sa_slot_t *sl) {
+static void free_slot(engine_t *e, sa_slot_t *sl) {
   if (!sl->used) return;
+  if (!sl->sa.outbound) unindex_inbound(e, (uint32_t)(sl - e->slots));
   esp_sa_free(&sl->sa);
   sl->used = 0;
   sl->gen++;
@@ -274,7 +288,7 @@ static void close_impl(napi_env env, engine_t *e, int from_hook) {
   if (e->tun_fd >= 0) (void)close(e->tun_fd);
   e->fd = e->ike_fd = e->tun_fd = -1;
   if (e->slots)
-    for (uint32_t i = 0; i < MAX_SAS; i++) free_slot(&e->slots[i]);
+    for (uint32_t i = 0; i < MAX_SAS; i++) free_slot(e, &e->slots[i]);
   /* The arena and records belong to V8; drop our hold on them (not from the teardown hook,
    * where the environment may no longer take calls). */
   if (!from_hook) {
@@ -731,6 +745,7 @@ static napi_value js_add_sa(napi_env env, napi_callback_info info) {
     return NULL;
   }
   sl->used = 1;
+  if (!outbound) index_inbound(e, s);
   sl->rekey_noted = 0;
   sl->remote_len = 0;
   sl->send_dropped = sl->tun_full = sl->tun_down = sl->tun_error = 0;
@@ -746,7 +761,7 @@ static napi_value js_remove_sa(napi_env env, napi_callback_info info) {
   uint32_t id = 0;
   CHECK(napi_get_value_uint32(env, argv[0], &id));
   sa_slot_t *sl = slot_of(e, id);
-  if (sl) free_slot(sl);
+  if (sl) free_slot(e, sl);
   CHECK(napi_get_boolean(env, sl != NULL, &result));
   return result;
 }
