@@ -267,3 +267,30 @@ test('IKE has its own receive queue: an ESP flood that overflows the socket cann
     tx.close();
   }
 });
+
+test('over IPv6 (::1): the native and the reference transport carry each other\'s ESP, IKE arrives with its IPv6 sender', async (t) => {
+  if (!ready(t)) return;
+  const open = (fastPath: boolean) => UdpTransport.open({ bindAddress: '::1', ikePort: null, natTPort: 0, fastPath });
+  const a = await open(true), b = await open(false);
+  try {
+    const ta = new WaitTun(), tb = new WaitTun();
+    const da = new DataPlane({ tun: ta, udp: a }), db = new DataPlane({ tun: tb, udp: b });
+    a.onEsp = (p, f) => da.onEsp(p, f);
+    b.onEsp = (p, f) => db.onEsp(p, f);
+    const s = mirroredSpecs({ spiBranch: 0xb0000001, spiHq: 0xa0000001, branchEnd: { address: '::1', port: a.natTPort }, hqEnd: { address: '::1', port: b.natTPort } });
+    da.installChild(s.branch);
+    db.installChild(s.hq);
+    const out = packet({ src: '10.1.0.2', dst: '10.2.0.2' }), back = packet({ src: '10.2.0.2', dst: '10.1.0.2' });
+    da.onTunPackets([out]);
+    db.onTunPackets([back]);
+    await Promise.all([tb.until(1), ta.until(1)]);
+    assert.deepEqual(tb.written, [out]);
+    assert.deepEqual(ta.written, [back]);
+    const from = new Promise<{ address: string; port: number }>((r) => { a.onIke = (_m, f) => r(f); });
+    b.sendIke(Buffer.alloc(40, 1), { address: '::1', port: b.natTPort }, { address: '::1', port: a.natTPort });
+    assert.deepEqual(await from, { address: '::1', port: b.natTPort });
+  } finally {
+    a.close();
+    b.close();
+  }
+});
