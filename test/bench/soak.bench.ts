@@ -89,10 +89,11 @@ try {
   console.log('  min   rekeys  ike-rekeys  rss(MB)  heap(MB)  fds  timers  handles  listeners  hq-children');
   // The engine logs no line of its own for an IKE rekey: count changes of the IKE SPIs in status.
   let ikeSpi = (await d.status()).tunnel.ikeSa?.spiInitiator;
+  const ikeRekeyAt: number[] = [];
   while (!stopRequested && rekeys < REKEYS && Date.now() - started < MAX_MS && d.proc.exitCode === null) {
     await new Promise((r) => setTimeout(r, 1000));
     const spi = (await d.status()).tunnel.ikeSa?.spiInitiator;
-    if (spi && spi !== ikeSpi) { ikeRekeys++; ikeSpi = spi; }
+    if (spi && spi !== ikeSpi) { ikeRekeys++; ikeSpi = spi; ikeRekeyAt.push(Date.now()); }
     const p = probes.at(-1);
     if (p && p.t !== lastPrint && (probes.length % 6 === 0)) {
       const hqChildren = (await hq.listSas()).reduce((n, s) => n + s.children.length, 0);
@@ -119,6 +120,9 @@ try {
     // Loss bursts: lost echoes less than 1 s apart belong together.
     const bursts: { at: number; n: number }[] = [];
     for (const t of lostAt) { const b = bursts.at(-1); if (b && t - b.at < 1000 * b.n + 1000) b.n++; else bursts.push({ at: t, n: 1 }); }
+    // Which bursts fall within 2 s of an IKE rekey (seen by polling status once a second)?
+    const nearIke = bursts.filter((b) => ikeRekeyAt.some((t) => Math.abs(t - b.at) < 2000)).length;
+    console.log(`loss bursts near an IKE rekey: ${nearIke} of ${bursts.length}`);
     console.log(`loss bursts (time, echoes lost): ${bursts.slice(0, 40).map((b) => `${new Date(b.at).toISOString().slice(11, 23)} x${b.n}`).join(', ')}${bursts.length > 40 ? ` ... (${bursts.length} bursts)` : ''}`);
   }
   if (!passing || stallMs > 3000) console.log(`end check: tunnel ${passing ? `passing after ${stallMs} ms` : 'NOT passing after 20 s'}; status ${JSON.stringify(st.tunnel)}`);
