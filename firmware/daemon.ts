@@ -46,10 +46,11 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
   }
 
   async start(): Promise<void> {
-    await this.startTunnel();
+    // The control socket first: `outpost status` answers while the tunnel is still coming up.
     this.control = new ControlServer({ path: this.opts.controlSocket });
     this.control.handle('status', () => this.status());
     await this.control.listen();
+    await this.startTunnel();
     this.log.info('running', { device: this.config.device.id, version: FIRMWARE_VERSION });
   }
 
@@ -85,7 +86,7 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     return {
       version: STATUS_MODEL_VERSION, deviceId: this.config.device.id, firmwareVersion: FIRMWARE_VERSION,
       uptimeSeconds: Math.floor((Date.now() - this.startedAt) / 1000),
-      tunnel: this.tunnel!.status(),
+      tunnel: this.tunnel?.status() ?? { name: 'hq', state: 'down', local: null, remote: null, nat: { local: false, remote: false }, ikeSa: null, childSas: [], lastError: null },
       health: this.healthStatus(),
       ...(this.certWatch ? { certificate: this.certWatch.status() } : {}),
     };
