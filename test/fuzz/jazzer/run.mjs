@@ -85,8 +85,10 @@ async function main() {
       // NODE_PATH: the bundle lives in a temp dir but requires the project's packages.
       const env = { ...process.env, ...addon.env, NODE_PATH: join(ROOT, 'node_modules') };
       const r = spawnSync(process.execPath, args, { stdio: 'inherit', env, cwd: work });
-      const found = readdirSync(crashes).filter((f) => !before.has(f));
-      if (readdirSync(crashes).length === 0) rmSync(crashes, { recursive: true });
+      // (Another run of the same target may have removed the empty directory meanwhile.)
+      const after = existsSync(crashes) ? readdirSync(crashes) : [];
+      const found = after.filter((f) => !before.has(f));
+      if (after.length === 0) rmSync(crashes, { recursive: true, force: true });
       if (r.status !== 0) {
         failed++;
         console.error(`jazzer: ${target}: FAILED (exit ${r.status ?? r.signal})` +
