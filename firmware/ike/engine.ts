@@ -502,6 +502,7 @@ export class IkeEngine implements EngineCore {
     }
     try {
       if (m.encrypted.kind === 'SKF') {
+        this.log.debug('fragment', { ike: sa.id, msg: describeMessage(m.header, [], m.encrypted) });
         const r = sa.reassembler.add(m, sa.aeadIn, now);
         if (r.kind === 'rejected') this.log.debug('fragment-rejected', { ike: sa.id, reason: r.reason });
         return r.kind === 'complete' ? r.payloads : null;
@@ -552,6 +553,7 @@ export class IkeEngine implements EngineCore {
       answer = this.answer(sa, m.header.exchangeType, payloads, now);
     }
     const datagrams = sa.seal(m.header.exchangeType, true, id, answer.payloads);
+    this.log.debug('send', { ike: sa.id, msg: describeMessage(sa.header(m.header.exchangeType, true, id), answer.payloads), to: `${from.address}:${from.port}`, fragments: datagrams.length });
     sa.lastResponse = { messageId: id, datagrams };
     sa.nextPeerRequestId++;
     for (const d of datagrams) this.send(sa, d);
