@@ -79,7 +79,9 @@ async function main() {
         ...(o.seconds ? [`-max_total_time=${o.seconds}`] : []), ...extra,
       ];
       const mode = o.regression ? ['--mode', 'regression'] : [];
-      const args = ['--require', join(import.meta.dirname, 'redirect.cjs'), cli, bundled, ...corpora, '--sync', '-i', bundled, ...mode, '--', ...lf];
+      // --timeout: an input taking 30 s is a hang; Jazzer's 5 s default also fired on inputs that run
+      // in milliseconds while the shared 2-core machine was busy with other benches.
+      const args = ['--require', join(import.meta.dirname, 'redirect.cjs'), cli, bundled, ...corpora, '--sync', '--timeout', '30000', '-i', bundled, ...mode, '--', ...lf];
       console.error(`jazzer: ${target}: ${o.regression ? 'regression over the corpus' : o.runs ? `${o.runs} runs` : o.seconds ? `${o.seconds} s` : 'until stopped'}`);
       const before = new Set(readdirSync(crashes));
       // NODE_PATH: the bundle lives in a temp dir but requires the project's packages.
