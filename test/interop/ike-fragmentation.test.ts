@@ -103,6 +103,7 @@ test('IKE_AUTH with RSA certificate chains crosses a 1280-byte path as fragments
           await sent;
           await received;
           await up;
+          await swan.waitForChildUp('net'); // strongSwan's routes go in after its CHILD_SA is up
           assertPing(tp.lanhost, ADDR.hqhost);
           const st = await d.status();
           assert.equal(st.tunnel.state, 'up');
