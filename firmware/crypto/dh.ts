@@ -63,8 +63,13 @@ function checkLength(m: { name: string; publicBytes: number }, peer: Uint8Array)
 
 const X25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
 
-// Raw keys move through JWK: node's DER export/import of X25519 keys costs about 100 us each,
-// the JWK path about 1-8 us (measured on node 20).
+// Raw keys move through JWK where that is safe: node's DER export/import of X25519 keys costs
+// about 100 us each, the JWK path about 1-8 us (measured on node 20). Not for a freshly
+// generated key: on node 20.20, exporting the public key of generateKeyPairSync('x25519') as JWK
+// can deadlock the process for good (a GC during the export's string allocation runs the
+// KeyGenJob's destructor, which takes the key's mutex that the export holds): seen in fuzzing
+// after tens of thousands of key exchanges, and in a 10-line loop. generate() therefore has
+// the job encode the public key as SPKI DER itself (about 95 us more per exchange).
 const x25519: KeyExchangeMethod = {
   id: DhId.CURVE25519,
   name: 'x25519',
@@ -72,18 +77,24 @@ const x25519: KeyExchangeMethod = {
   publicBytes: 32,
   sharedBytes: 32,
   generate(): KeyShare {
-    const { privateKey, publicKey } = generateKeyPairSync('x25519');
-    return x25519Share(privateKey, publicKey);
+    // (@types/node has no overload for an encoded public key with a KeyObject private key.)
+    const keygen = generateKeyPairSync as unknown as (type: 'x25519', o: { publicKeyEncoding: { type: 'spki'; format: 'der' } }) => { privateKey: KeyObject; publicKey: Buffer };
+    const { privateKey, publicKey } = keygen('x25519', { publicKeyEncoding: { type: 'spki', format: 'der' } });
+    // SPKI DER of an X25519 key: a fixed 12-byte header, then the 32-byte public value.
+    if (publicKey.length !== 44 || !publicKey.subarray(0, 12).equals(X25519_SPKI_PREFIX)) throw new DhError('BAD_PRIVATE', 'x25519 public key export failed');
+    return x25519Share(privateKey, Buffer.from(publicKey.subarray(12)));
   },
   fromPrivate(privateKey: Uint8Array): KeyShare {
     if (privateKey.length !== 32) throw new DhError('BAD_PRIVATE', `x25519 private key must be 32 bytes, got ${privateKey.length}`);
     const priv = createPrivateKey({ key: Buffer.concat([X25519_PKCS8_PREFIX, privateKey]), format: 'der', type: 'pkcs8' });
-    return x25519Share(priv, createPublicKey(priv));
+    // No KeyGenJob behind this key, so its JWK export is safe (see above).
+    return x25519Share(priv, Buffer.from(createPublicKey(priv).export({ format: 'jwk' }).x ?? '', 'base64url'));
   },
 };
 
-function x25519Share(priv: KeyObject, pub: KeyObject): KeyShare {
-  const publicValue = Buffer.from(pub.export({ format: 'jwk' }).x ?? '', 'base64url');
+const X25519_SPKI_PREFIX = Buffer.from('302a300506032b656e032100', 'hex');
+
+function x25519Share(priv: KeyObject, publicValue: Buffer): KeyShare {
   if (publicValue.length !== 32) throw new DhError('BAD_PRIVATE', 'x25519 public key export failed');
   return {
     method: x25519,
