@@ -74,7 +74,9 @@ const common = {
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
 };
 
-await build({ ...common, entryPoints: ['firmware/main.ts'], outfile: `${outdir}/outpost.mjs` });
+// The daemon's Node options (board/node-flags.json) ride in its shebang and in the release's bin/outpost.
+const NODE_FLAGS = JSON.parse(readFileSync('board/node-flags.json', 'utf8')).daemon.join(' ');
+await build({ ...common, entryPoints: ['firmware/main.ts'], outfile: `${outdir}/outpost.mjs`, banner: { js: `#!/usr/bin/env -S node ${NODE_FLAGS}\n${common.banner.js}` } });
 chmodSync(`${outdir}/outpost.mjs`, 0o755);
 // The technician's tool (runs on the laptop; needs serialport from node_modules there).
 await build({ ...common, entryPoints: ['provisioning/provision-tool.ts'], outfile: `${outdir}/outpost-provision.mjs`, banner: { js: `#!/usr/bin/env node\n${common.banner.js}` } });
@@ -209,10 +211,10 @@ function serialportTree(arch) {
   return files;
 }
 
-const WRAPPER = (entry) => `#!/bin/sh
+const WRAPPER = (entry, flags = '') => `#!/bin/sh
 # Runs ${entry} with the Node runtime this release was built and tested with.
 here=$(dirname "$(readlink -f "$0")")
-exec "$here/../node/bin/node" "$here/../lib/${entry}" "$@"
+exec "$here/../node/bin/node" ${flags ? `${flags} ` : ''}"$here/../lib/${entry}" "$@"
 `;
 
 /** The config installed when there is none: valid, harmless (HQ "hq.invalid" never resolves), replaced by provisioning. */
@@ -277,7 +279,7 @@ async function release(args) {
   const nodeDir = nodeRuntime(arch);
   const addons = nativeAddons(arch, nodeDir);
   const files = [
-    { path: 'bin/outpost', data: Buffer.from(WRAPPER('outpost.mjs')), mode: 0o755 },
+    { path: 'bin/outpost', data: Buffer.from(WRAPPER('outpost.mjs', NODE_FLAGS)), mode: 0o755 },
     { path: 'lib/outpost.mjs', data: readFileSync('dist/outpost.mjs'), mode: 0o644 },
     { path: 'node/bin/node', data: readFileSync(join(nodeDir, 'bin/node')), mode: 0o755 },
     { path: 'node/LICENSE', data: readFileSync(join(nodeDir, 'LICENSE')), mode: 0o644 },

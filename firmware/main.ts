@@ -13,6 +13,7 @@ import { logger } from './log.ts';
 import { startConsole } from '../provisioning/serial-link.ts';
 import { PKI_USAGE, isPkiCommand, runPkiCommand } from './pki/cli.ts';
 import { Board } from '../board/index.ts';
+import { trimAfterStartup } from '../board/memory.ts';
 import { UPDATE_USAGE, isUpdateCommand, runUpdateCommand } from './update/cli.ts';
 
 const USAGE = `usage:
@@ -62,6 +63,7 @@ async function run(argv: string[]): Promise<number> {
   });
   const board = await Board.open(loaded.config, { watchdog: process.env.OUTPOST_WATCHDOG });
   daemon.beforeTunnel = (cfg) => board.prepareLan(cfg);
+  const stopTrim = trimAfterStartup(daemon, { log: log.child('memory') });
   try { await daemon.start(); } catch (e) { board.close(); throw e; }
   board.attach(daemon);
   const health = new HealthReporter(daemon, { firmwareVersion: FIRMWARE_VERSION, rtt: () => daemon.rtt() });
@@ -74,6 +76,7 @@ async function run(argv: string[]): Promise<number> {
   await stopRequested;
   await serialConsole?.stop();
   await health.stop();
+  stopTrim();
   await daemon.stop();
   board.close();
   return 0;

@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "outpost_tun",
-      "sources": ["src/tun_dev.c", "src/tun_gso.c", "src/addon.c"],
+      "sources": ["src/tun_dev.c", "src/tun_gso.c", "src/mem_trim.c", "src/addon.c"],
       "defines": ["NAPI_VERSION=8"],
       "cflags_c": ["-std=gnu11", "-Wall", "-Wextra", "-Wshadow", "-Werror=implicit-function-declaration"]
     },

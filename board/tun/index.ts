@@ -74,6 +74,8 @@ interface NativeAddon {
   /** tun_gso.c on buffers (tests): what writing these packets in order puts on the wire, each
    *  with its virtio-net header. */
   groMerge(packets: readonly Uint8Array[]): Buffer[];
+  /** mem_trim.c: drops the resident pages of clean read-only file mappings (board/memory.ts). */
+  trimFilePages(): { mappings: number; failed: number; bytes: number };
 }
 interface NativeError extends Error { errno: number; code: string; op: string }
 

@@ -7,13 +7,13 @@
 // Rounds interleave the implementations (A B A B ...), each in a fresh topology. Per run:
 //   TCP   iperf3 -c hqhost from lanhost, one stream, IPERF_SECONDS; CPU of the tunnel processes
 //         from /proc (both ends, share of one core) and their resident memory
-//   idle  resident memory with the tunnel up before any traffic
+//   idle  resident memory with the tunnel up STEADY_SECONDS (10) before any traffic
 //   RTT   ping lanhost -> hqhost at idle, less plain routing's in the same round
 //   flood (first round) iperf3 -u -b 1G for FLOOD_SECONDS: what arrives, the largest and the last
 //         resident memory of the tunnel processes, Outpost's drop counters, and its IKE SA still up
 // Prints one table (medians over rounds, min-max) with the ratios to strongSwan and wireguard-go.
 // Asserts nothing. Needs root, iperf3, swanctl, wireguard-go. Run: npm run bench test/bench/throughput.bench.ts
-// Env: ROUNDS (3), IPERF_SECONDS (10), FLOOD_SECONDS (5), SUITES ("aes256gcm16,chacha20poly1305"),
+// Env: ROUNDS (3), IPERF_SECONDS (10), FLOOD_SECONDS (5), STEADY_SECONDS (10), SUITES ("aes256gcm16,chacha20poly1305"),
 //      IMPLS ("strongswan,wireguard-go,outpost,outpost>ss").
 import type { ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -35,6 +35,10 @@ const SUITES = (process.env.SUITES ?? 'aes256gcm16,chacha20poly1305').split(',')
 const IMPLS = (process.env.IMPLS ?? 'strongswan,wireguard-go,outpost,outpost>ss').split(',') as Impl[];
 const PSK = 'bench-psk-0123456789abcdef';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** The daemon's Node options, as bin/outpost and dist/outpost.mjs's shebang pass them. */
+const NODE_FLAGS = (JSON.parse(readFileSync(join(ROOT, 'board/node-flags.json'), 'utf8')) as { daemon: string[] }).daemon;
+/** Idle memory is read this long after the tunnel is up, when every implementation has settled. */
+const STEADY_SECONDS = Number(process.env.STEADY_SECONDS ?? 10);
 
 type Impl = 'strongswan' | 'wireguard-go' | 'outpost' | 'outpost>ss';
 
@@ -93,7 +97,7 @@ class OutpostProc {
     const cfg = join(dir, `${name}.json`);
     this.socket = join(dir, `${name}.sock`);
     writeFileSync(cfg, JSON.stringify(config), { mode: 0o600 });
-    this.proc = topo.lab.track(ns.spawn('env', ['OUTPOST_LOG_LEVEL=info', process.execPath, join(bundle, 'outpost.mjs'), '--config', cfg, '--control-socket', this.socket, '--tun', `op${name}`], { cwd: dir }));
+    this.proc = topo.lab.track(ns.spawn('env', ['OUTPOST_LOG_LEVEL=info', process.execPath, ...NODE_FLAGS, join(bundle, 'outpost.mjs'), '--config', cfg, '--control-socket', this.socket, '--tun', `op${name}`], { cwd: dir }));
     const keep = (d: Buffer) => { this.output = (this.output + d.toString()).slice(-200_000); };
     this.proc.stdout!.on('data', keep);
     this.proc.stderr!.on('data', keep);
@@ -311,6 +315,7 @@ try {
         r = impl === 'strongswan' ? await startStrongSwan(topo, esp)
           : impl === 'wireguard-go' ? await startWg(topo)
           : await startOutpost(topo, esp, bundle, impl === 'outpost>ss');
+        await new Promise((res) => setTimeout(res, STEADY_SECONDS * 1000));
         const idle = r.pids.map((p) => proc(p.pid));
         const rssIdle = idle.map((p) => p.rssMb), anonIdle = idle.map((p) => p.anonMb);
         const added = rtt(topo) - plainRtt;

@@ -34,6 +34,7 @@
 #include <node_api.h>
 #include <uv.h>
 
+#include "mem_trim.h"
 #include "tun_dev.h"
 #include "tun_gso.h"
 
@@ -647,6 +648,26 @@ static napi_value js_set_up(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* trimFilePages() -> { mappings, failed, bytes } (mem_trim.c). */
+static napi_value js_trim_file_pages(napi_env env, napi_callback_info info) {
+  (void)info;
+  mem_trim_result_t r;
+  int err = mem_trim_file_pages(&r);
+  if (err) {
+    throw_errno(env, err, "open /proc/self/smaps");
+    return NULL;
+  }
+  napi_value out, v;
+  CHECK(napi_create_object(env, &out));
+  CHECK(napi_create_uint32(env, r.mappings, &v));
+  CHECK(napi_set_named_property(env, out, "mappings", v));
+  CHECK(napi_create_uint32(env, r.failed, &v));
+  CHECK(napi_set_named_property(env, out, "failed", v));
+  CHECK(napi_create_double(env, (double)r.bytes, &v));
+  CHECK(napi_set_named_property(env, out, "bytes", v));
+  return out;
+}
+
 NAPI_MODULE_INIT() {
   napi_property_descriptor methods[] = {
       {"start", NULL, js_start, NULL, NULL, NULL, napi_default, NULL},
@@ -673,5 +694,7 @@ NAPI_MODULE_INIT() {
   CHECK(napi_set_named_property(env, exports, "gsoSplit", fn));
   CHECK(napi_create_function(env, "groMerge", NAPI_AUTO_LENGTH, js_gro_merge, NULL, &fn));
   CHECK(napi_set_named_property(env, exports, "groMerge", fn));
+  CHECK(napi_create_function(env, "trimFilePages", NAPI_AUTO_LENGTH, js_trim_file_pages, NULL, &fn));
+  CHECK(napi_set_named_property(env, exports, "trimFilePages", fn));
   return exports;
 }
