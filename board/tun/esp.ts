@@ -31,6 +31,8 @@ export const STAT_NAMES = [
   'sendErrors', 'sendQueueFull', 'socketErrors', 'rxOverflow', 'rxBatches', 'txBatches',
   'rekeyEvents', 'lastSendErrno', 'lastTunErrno', 'ikeSocket', 'tunMerged', 'tunMergedSegments',
   'udpGso', 'udpGro', 'rxCoalesced',
+  // Packets the flow cache handled without JavaScript, out (sealCached) and in (known flows).
+  'flowHitsOut', 'flowHitsIn',
 ] as const;
 export type EngineStats = Record<(typeof STAT_NAMES)[number], number>;
 
@@ -39,6 +41,8 @@ export const SA_STAT_NAMES = [
   'packetsIn', 'bytesIn', 'packetsOut', 'bytesOut', 'dummyIn', 'dummyOut', 'replay', 'auth_failed',
   'malformed', 'bad_padding', 'too_big', 'seq_exhausted', 'send_dropped', 'tun_full', 'tun_down', 'tun_error',
   'rekeyNeeded', 'exhausted', 'lastSeqHi', 'lastSeqLo', 'unknown_spi', 'rekeyNoted',
+  // Milliseconds since the last authentic inbound packet, -1 before the first.
+  'idleMs',
 ] as const;
 export type SaStats = Record<(typeof SA_STAT_NAMES)[number], number>;
 
@@ -59,6 +63,11 @@ export interface NativeEspEngine {
   /** Returns News bits (0 in the common case). */
   sealSend(packets: readonly Uint8Array[], plan: Int32Array, n: number): number;
   attachTun(fd: number): void;
+  /** The flow cache (esp_addon.c): on, with the MTU guard's MTU (0: no guard). Forgets all flows. */
+  setFlows(on: boolean, mtu: number): void;
+  /** Seals and sends the leading packets of a TUN batch (packet i is slab[ends[i-1] .. ends[i]))
+   *  whose flows are known; returns the index of the first one left to JavaScript + 65536 * news. */
+  sealCached(slab: Uint8Array, ends: Uint32Array, count: number): number;
   /** Engine counters; with `kernel`, rxOverflow is refreshed from the sockets first (system calls). */
   stats(out: Float64Array, kernel?: boolean): void;
   bufferSizes(): [number, number];
@@ -74,6 +83,9 @@ interface EspAddon {
   STATS_COUNT: number;
   SA_STATS_COUNT: number;
   MAX_SAS: number;
+  /** flow_key_of() (tests): version, protocol, ports (BE) and both addresses (16 bytes each), or
+   *  null when the packet must not use the flow cache. */
+  flowKeyOf(packet: Uint8Array): Buffer | null;
 }
 
 const ADDON_FILE = 'outpost_esp.node';

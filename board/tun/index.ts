@@ -33,6 +33,13 @@ export interface OnPacketsOptions {
    * must be done with them (or copy them) before it returns. Default false.
    */
   reuseBuffer?: boolean;
+  /**
+   * Sees each batch first, as the read buffer and the end offset of every packet in it (packet i
+   * is slab[ends[i-1] .. ends[i]), from 0), and returns how many leading packets it took care of;
+   * the callback gets only the others (none: not called). The data plane's flow cache
+   * (DataPlane.tunLead) seals known flows here without a JavaScript object per packet.
+   */
+  lead?: (slab: Buffer, ends: Uint32Array, count: number) => number;
 }
 
 /** A TUN failure: `errno` is the positive Linux errno (0 when no system call failed), `code` its
@@ -211,21 +218,25 @@ export class TunDevice {
   onPackets(cb: ((batch: PacketBatch) => void) | null, opts: OnPacketsOptions = {}): void {
     if (cb === null) { this.native.stop(); return; }
     const reuse = opts.reuseBuffer ?? false;
+    const lead = opts.lead;
     let slab: Buffer | undefined, ends: Uint32Array | undefined;
     this.call(() => this.native.start((err, count) => {
       if (count > 0) {
         slab ??= Buffer.from(this.native.slab()!);
         ends ??= this.native.ends()!;
-        const used = ends[count - 1]!;
-        const src = reuse ? slab : Buffer.from(slab.subarray(0, used));
-        const batch: Buffer[] = new Array(count);
-        let start = 0;
-        for (let i = 0; i < count; i++) {
-          const end = ends[i]!;
-          batch[i] = src.subarray(start, end);
-          start = end;
+        const first = lead ? lead(slab, ends, count) : 0;
+        if (first < count) {
+          const used = ends[count - 1]!;
+          const src = reuse ? slab : Buffer.from(slab.subarray(0, used));
+          const batch: Buffer[] = new Array(count - first);
+          let start = first > 0 ? ends[first - 1]! : 0;
+          for (let i = first; i < count; i++) {
+            const end = ends[i]!;
+            batch[i - first] = src.subarray(start, end);
+            start = end;
+          }
+          cb(batch);
         }
-        cb(batch);
       }
       if (err) {
         const te = toTunError(err, this.name) as TunError;

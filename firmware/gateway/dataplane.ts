@@ -82,7 +82,7 @@ export interface DataPlaneOptions {
   now?: () => number;
   replayWindow?: number;
   /** Path MTU enforcement (mtu-guard.ts): MSS clamping both ways, ICMP answers for packets too big. */
-  mtuGuard?: { outbound(pkt: Uint8Array): boolean; inbound(pkt: Uint8Array): void };
+  mtuGuard?: { outbound(pkt: Uint8Array): boolean; inbound(pkt: Uint8Array): void; readonly mtu?: number };
   log?: Logger;
   /** Use the transport's native fast path when it offers one (default true). */
   fastPath?: boolean;
@@ -202,6 +202,8 @@ export class DataPlane {
   private readonly engineStats = new Float64Array(32);
   /** The addon writes accepted packets to the TUN itself (a TunDevice gave it its fd). */
   private readonly nativeTunWrites: boolean = false;
+  /** The MTU the engine's flow cache was last given (see flowMtu), NaN before. */
+  private flowMtuSet = NaN;
 
   constructor(opts: DataPlaneOptions) {
     this.tun = opts.tun;
@@ -222,6 +224,7 @@ export class DataPlane {
         this.engine.attachTun(fd);
         this.nativeTunWrites = true;
       }
+      this.syncFlows(this.engine);
       this.log.info('fast-path', { tunWrites: this.nativeTunWrites ? 'native' : 'javascript' });
     }
   }
@@ -320,7 +323,39 @@ export class DataPlane {
    *  when none has or the SA is not installed. IKE skips DPD while this is recent. */
   lastInboundAt(spiIn: Buffer | number | string): number | undefined {
     const c = this.bySpi.get(spiNumber(spiIn));
-    return c && c.lastInboundAt > 0 ? c.lastInboundAt : undefined;
+    if (c === undefined) return undefined;
+    // Native: packets of known flows reach the LAN without this plane seeing them; the engine
+    // keeps the time of the last one.
+    if (c.inSa instanceof NativeEspSa) {
+      const idle = c.inSa.idleMs();
+      if (idle >= 0) c.lastInboundAt = Math.max(c.lastInboundAt, this.now() - idle);
+    }
+    return c.lastInboundAt > 0 ? c.lastInboundAt : undefined;
+  }
+
+  /**
+   * Native: for a TUN batch before onTunPackets sees it (TunDevice.onPackets' `lead`): the engine
+   * seals and sends the leading packets of flows this plane already decided (the flow cache,
+   * esp_addon.c) and returns how many it took; the rest come to onTunPackets, in order.
+   */
+  readonly tunLead = (slab: Uint8Array, ends: Uint32Array, count: number): number => {
+    const engine = this.engine;
+    if (engine === undefined) return 0;
+    this.syncFlows(engine);
+    const r = engine.sealCached(slab, ends, count);
+    const news = Math.floor(r / 65536);
+    if (news !== 0) this.onNews(news);
+    return r % 65536;
+  };
+
+  /** Gives the engine's flow cache the MTU it must respect when the guard's changed: the guard's,
+   *  0 without a guard; off for a guard whose MTU is not known. */
+  private syncFlows(engine: NativeEspEngine): void {
+    const g = this.mtuGuard;
+    const mtu = g === undefined ? 0 : typeof g.mtu === 'number' ? g.mtu : -1;
+    if (mtu === this.flowMtuSet) return;
+    engine.setFlows(mtu >= 0, Math.max(mtu, 0));
+    this.flowMtuSet = mtu;
   }
 
   /** Outbound: packets read from the TUN. */
@@ -438,6 +473,7 @@ export class DataPlane {
       if (now === 0) now = this.now();
       c.lastInboundAt = now;
       if (kind === RxKind.dummy) continue;
+      if (meta[b + Meta.verdict] === 1) continue; // a known flow: the engine accepted it already
       const off = meta[b + Meta.off]!;
       const inner = rx.subarray(off, off + meta[b + Meta.len]!);
       const f = parseFlow(inner);

@@ -135,6 +135,9 @@ export class NativeEspSa {
     return n === 1 ? 'soft_limit' : n === 2 ? 'seq_exhausted' : undefined;
   }
   get exhausted(): boolean { return this.#read()[S.exhausted] === 1; }
+  /** Milliseconds since the engine last accepted an authentic packet on this SA; -1 before the
+   *  first one, and once the SA is removed. */
+  idleMs(): number { return this.#disposed ? -1 : this.#read()[S.idleMs]!; }
   get lastSeq(): bigint {
     const s = this.#read();
     return (BigInt(s[S.lastSeqHi]!) << 32n) | BigInt(s[S.lastSeqLo]!);

@@ -102,7 +102,7 @@ export class Tunnel extends EventEmitter<{ event: [IkeEvent] }> {
       if (tun === this.tun) void this.recoverTun();
     });
     // The plane is done with each batch when it returns: read into one reused buffer, no copies.
-    tun.onPackets((batch) => plane.onTunPackets(batch), { reuseBuffer: true });
+    tun.onPackets((batch) => plane.onTunPackets(batch), { reuseBuffer: true, ...(plane.native ? { lead: plane.tunLead } : {}) });
   }
 
   /**

@@ -72,6 +72,9 @@ export interface UdpFastPathCounters {
   rxOverflow: number;
   rxBatches: number;
   txBatches: number;
+  /** Packets the flow cache sealed, and decrypted packets it let in, without JavaScript. */
+  flowHitsOut: number;
+  flowHitsIn: number;
 }
 
 export interface UdpInfo {
@@ -221,7 +224,7 @@ export class UdpTransport {
   fastPathCounters(): UdpFastPathCounters | undefined {
     if (!this.native) return undefined;
     const n = readEngineStats(this.native.engine, undefined, true);
-    return { rxOverflow: n.rxOverflow, rxBatches: n.rxBatches, txBatches: n.txBatches };
+    return { rxOverflow: n.rxOverflow, rxBatches: n.rxBatches, txBatches: n.txBatches, flowHitsOut: n.flowHitsOut, flowHitsIn: n.flowHitsIn };
   }
 
   info(): UdpInfo {

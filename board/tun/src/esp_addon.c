@@ -12,6 +12,8 @@
  *   sendTo(data, address, port) -> 0 | errno  one datagram (IKE, keepalives)
  *   sealSend(packets, plan, n) -> sent        seal a batch and send it with sendmmsg
  *   attachTun(fd)                             decrypted packets the callback accepts are written here
+ *   setFlows(on, mtu) / sealCached(slab, ends, count) -> first + 65536 * news
+ *                                             the flow cache (below)
  *   stats(Float64Array) / bufferSizes() / close()
  *
  * Policy stays in JavaScript: which SA a packet leaves by (the plan given to sealSend) and whether
@@ -26,6 +28,15 @@
  * to the TUN device. Packets the kernel dropped because the socket buffer was full are counted
  * (the sockets' drop counters, SO_MEMINFO). Memory is fixed at bind time: nothing here grows with traffic.
  *
+ * The flow cache (flow_cache.h): with setFlows(true, mtu), the decisions JavaScript makes per flow
+ * are remembered (the SA a flow leaves by, given in sealSend's plan; a decrypted packet's flow
+ * accepted for its SA), and the next plain packets of those flows are handled here without a call
+ * into JavaScript: sealCached() seals the leading packets of a TUN batch whose flows are known and
+ * leaves the rest to JavaScript in order; received packets of known flows are written to the TUN
+ * without JavaScript seeing the batch. Adding or removing an SA forgets everything, so a rekey moves
+ * traffic to the new SA at once. JavaScript still sees every new flow, TCP SYN, fragment and
+ * oversized packet, and is told (the news bits) when an SA needs a rekey.
+ *
  * IKE gets its own receive queue: two sockets share the port (SO_REUSEPORT) and a classic BPF
  * program steers datagrams that start with the non-ESP marker (four zero bytes: IKE) to the
  * second one. A flood of ESP that overflows the first socket's buffer then cannot drop DPD or
@@ -38,6 +49,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <linux/filter.h>
 #include <linux/if_tun.h>
 #include <net/if.h>
@@ -53,6 +65,7 @@
 #include <openssl/crypto.h>
 
 #include "esp_sa.h"
+#include "flow_cache.h"
 #include "tun_dev.h"
 #include "tun_gso.h"
 
@@ -88,14 +101,14 @@ enum {
   S_ESP_IN, S_IKE_IN, S_KEEPALIVES_IN, S_MALFORMED_IN, S_ESP_OUT, S_IKE_OUT, S_KEEPALIVES_OUT,
   S_SEND_ERRORS, S_SEND_QUEUE_FULL, S_SOCKET_ERRORS, S_RX_OVERFLOW, S_RX_BATCHES, S_TX_BATCHES,
   S_REKEY_EVENTS, S_LAST_SEND_ERRNO, S_LAST_TUN_ERRNO, S_IKE_SOCKET, S_TUN_MERGED, S_TUN_MERGED_SEGMENTS,
-  S_UDP_GSO, S_UDP_GRO, S_RX_COALESCED, S_COUNT
+  S_UDP_GSO, S_UDP_GRO, S_RX_COALESCED, S_FLOW_HITS_OUT, S_FLOW_HITS_IN, S_COUNT
 };
 
 /* Per-SA stats, in the order saStats() writes them. */
 enum {
   A_PACKETS_IN, A_BYTES_IN, A_PACKETS_OUT, A_BYTES_OUT, A_DUMMY_IN, A_DUMMY_OUT, A_REPLAY, A_AUTH_FAILED,
   A_MALFORMED, A_BAD_PADDING, A_TOO_BIG, A_SEQ_EXHAUSTED, A_SEND_DROPPED, A_TUN_FULL, A_TUN_DOWN, A_TUN_ERROR,
-  A_REKEY_NEEDED, A_EXHAUSTED, A_LAST_SEQ_HI, A_LAST_SEQ_LO, A_UNKNOWN_SPI, A_REKEY_NOTED, A_COUNT
+  A_REKEY_NEEDED, A_EXHAUSTED, A_LAST_SEQ_HI, A_LAST_SEQ_LO, A_UNKNOWN_SPI, A_REKEY_NOTED, A_IDLE_MS, A_COUNT
 };
 
 typedef struct {
@@ -106,6 +119,7 @@ typedef struct {
   struct sockaddr_storage remote;
   socklen_t remote_len;
   uint64_t send_dropped, tun_full, tun_down, tun_error;
+  uint64_t last_in_ms; /* monotonic time of the last authentic inbound packet, 0: none yet */
 } sa_slot_t;
 
 typedef struct {
@@ -149,6 +163,9 @@ typedef struct {
   /* What JavaScript should look at, reported with the next sealSend result or receive callback:
    * NEWS_REKEY an SA needs a rekey, NEWS_SEND_ERROR a send failed (see stats). */
   int news;
+  int flows;         /* the flow cache is on (setFlows) */
+  uint32_t flow_mtu; /* outbound packets above this go to JavaScript (its MTU guard); 0: no limit */
+  flow_cache_t out_flows, in_flows;
 } engine_t;
 #define NEWS_REKEY 1
 #define NEWS_SEND_ERROR 2
@@ -240,8 +257,21 @@ static inline void note_rekey(engine_t *e, sa_slot_t *sl) {
   }
 }
 
+static uint64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Another SA set: every remembered decision may be wrong now (a new SA takes a flow over). */
+static void forget_flows(engine_t *e) {
+  flow_cache_flush(&e->out_flows);
+  flow_cache_flush(&e->in_flows);
+}
+
 static void free_slot(engine_t *e, sa_slot_t *sl) {
   if (!sl->used) return;
+  forget_flows(e);
   if (!sl->sa.outbound) unindex_inbound(e, (uint32_t)(sl - e->slots));
   esp_sa_free(&sl->sa);
   sl->used = 0;
@@ -255,6 +285,8 @@ static void release(engine_t *e) {
   free(e->tx);
   free(e->gro_buf);
   free(e->slots);
+  flow_cache_free(&e->out_flows);
+  flow_cache_free(&e->in_flows);
   free(e);
 }
 
@@ -535,13 +567,21 @@ static int rx_one(engine_t *e, unsigned i, unsigned r_idx, size_t off_in_arena, 
   note_rekey(e, sl);
   (void)i;
   if (r == ESP_OPEN_PACKET) {
+    sl->last_in_ms = now_ms();
     m[M_KIND] = K_INNER;
     m[M_OFF] += (int32_t)off;
     m[M_LEN] = (int32_t)len;
     m[M_INFO] = nh;
+    flow_key_t k;
+    if (e->flows && e->tun_fd >= 0 && flow_key_of(p + off, len, &k) && flow_cache_get(&e->in_flows, &k, (uint32_t)m[M_SA])) {
+      m[M_VERDICT] = 1; /* a flow JavaScript accepted for this SA before */
+      e->stats[S_FLOW_HITS_IN]++;
+      return 0;
+    }
     return 1;
   }
   if (r == ESP_OPEN_DUMMY) {
+    sl->last_in_ms = now_ms();
     m[M_KIND] = K_DUMMY;
     return 1;
   }
@@ -630,13 +670,16 @@ static void on_readable(uv_poll_t *h, int status, int events) {
         need_js |= rx_one(e, i, records++, base + o, part, trunc);
       }
     }
-    if (need_js && !call_js(e, records)) return;
+    /* JavaScript is called for what it must decide, or to hear news (a rekey is due). */
+    if ((need_js || e->news) && !call_js(e, records)) return;
     if (e->tun_fd >= 0) {
       /* With headers, consecutive segments of a TCP flow leave as one GSO packet; an inner packet
        * starts 16 bytes into its datagram, so the header of a lone one fits in front of it. */
       for (unsigned i = 0; i < records; i++) {
         int32_t *m = e->meta + (size_t)i * META_INTS;
         if (m[M_KIND] != K_INNER || m[M_VERDICT] != 1) continue;
+        flow_key_t k;
+        if (e->flows && flow_key_of(e->rx + m[M_OFF], (size_t)m[M_LEN], &k)) flow_cache_put(&e->in_flows, &k, (uint32_t)m[M_SA], 1);
         if (e->tun_vnet) tun_gro_add(&e->gro, e->rx + m[M_OFF], (size_t)m[M_LEN], (void *)(uintptr_t)(uint32_t)m[M_SA]);
         else tun_write(e, slot_of(e, (uint32_t)m[M_SA]), e->rx + m[M_OFF], (size_t)m[M_LEN]);
       }
@@ -749,6 +792,8 @@ static napi_value js_add_sa(napi_env env, napi_callback_info info) {
   sl->rekey_noted = 0;
   sl->remote_len = 0;
   sl->send_dropped = sl->tun_full = sl->tun_down = sl->tun_error = 0;
+  sl->last_in_ms = 0;
+  forget_flows(e);
   CHECK(napi_create_uint32(env, make_id(s, sl->gen), &result));
   return result;
 }
@@ -829,6 +874,7 @@ static napi_value js_sa_stats(napi_env env, napi_callback_info info) {
     o[A_LAST_SEQ_LO] = (double)(last & 0xffffffffu);
     o[A_UNKNOWN_SPI] = (double)c->unknown_spi;
     o[A_REKEY_NOTED] = sl->rekey_noted;
+    o[A_IDLE_MS] = sl->last_in_ms ? (double)(now_ms() - sl->last_in_ms) : -1;
   }
   CHECK(napi_get_boolean(env, sl != NULL && type == napi_float64_array && len >= A_COUNT, &result));
   return result;
@@ -1205,6 +1251,111 @@ static napi_value js_send_to(napi_env env, napi_callback_info info) {
  * the arena or the batch is full. Refusals are counted per SA (too_big, seq_exhausted,
  * send_dropped) and in the engine's stats. Returns the news bits (NEWS_*): 0 unless a rekey or
  * a send error wants attention. */
+/* Seals one inner packet by SA sl (id) into the send queue, flushing it first when full; what is
+ * refused is counted (no peer address yet: send_dropped; the SA counts its own refusals). */
+static void seal_queue(engine_t *e, uint32_t id, sa_slot_t *sl, const uint8_t *inner, size_t len, int nh) {
+  size_t need = esp_packet_bytes(len);
+  int will_seal = !sl->sa.exhausted && need <= sl->sa.max_packet; /* else refused and counted by the SA */
+  if (will_seal && (e->tx_n == TX_BATCH || TX_ARENA - e->tx_used < need)) tx_flush(e);
+  if (sl->remote_len == 0) { /* no peer address yet: nowhere to send */
+    sl->send_dropped++;
+    return;
+  }
+  uint8_t *out = e->tx + e->tx_used;
+  size_t out_len = 0;
+  esp_seal_result_t r = esp_sa_seal(&sl->sa, inner, len, nh, out, TX_ARENA - e->tx_used, &out_len);
+  note_rekey(e, sl);
+  if (r != ESP_SEAL_OK) return;
+  tx_queue(e, id, sl, out, out_len);
+  e->tx_used += (out_len + 15) & ~(size_t)15;
+}
+
+/* sealCached(slab, ends, count): packet i of a TUN batch is slab[ends[i-1] .. ends[i]) (from 0).
+ * Seals and sends the leading packets whose flows are known and plain (see the header), stops at
+ * the first other one, and returns its index + 65536 * news: JavaScript handles the rest in order. */
+static napi_value js_seal_cached(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3], result;
+  engine_t *e = this_engine(env, info, &argc, argv, NULL, 1);
+  if (e == NULL) return NULL;
+  uint8_t *slab;
+  size_t slab_len = 0, ends_len = 0;
+  void *ends_data = NULL;
+  napi_typedarray_type type;
+  uint32_t n = 0;
+  if (!get_bytes(env, argv[0], &slab, &slab_len)) return NULL;
+  CHECK(napi_get_typedarray_info(env, argv[1], &type, &ends_len, &ends_data, NULL, NULL));
+  CHECK(napi_get_value_uint32(env, argv[2], &n));
+  if (type != napi_uint32_array || ends_len < n) {
+    napi_throw_range_error(env, NULL, "sealCached: ends must be a Uint32Array of at least count");
+    return NULL;
+  }
+  const uint32_t *ends = ends_data;
+  uint32_t i = 0;
+  if (e->flows && e->fd >= 0) {
+    for (uint32_t start = 0; i < n; start = ends[i], i++) {
+      uint32_t end = ends[i];
+      if (end < start || end > slab_len) break; /* not a batch of ours: JavaScript will say so */
+      const uint8_t *pkt = slab + start;
+      size_t len = end - start;
+      flow_key_t k;
+      if ((e->flow_mtu && len > e->flow_mtu) || !flow_key_of(pkt, len, &k)) break;
+      uint32_t id = flow_cache_get(&e->out_flows, &k, 0);
+      sa_slot_t *sl = id ? slot_of(e, id) : NULL;
+      if (sl == NULL || !sl->sa.outbound || sl->remote_len == 0 || sl->sa.exhausted ||
+          esp_packet_bytes(len) > sl->sa.max_packet)
+        break; /* unknown, or refused: JavaScript counts it */
+      seal_queue(e, id, sl, pkt, len, k.version == 4 ? 4 : 41);
+      e->stats[S_FLOW_HITS_OUT]++;
+    }
+    tx_flush(e);
+  }
+  int news = e->news;
+  e->news = 0;
+  CHECK(napi_create_double(env, (double)i + 65536.0 * news, &result));
+  return result;
+}
+
+/* setFlows(on, mtu): switches the flow cache; mtu is the MTU guard's (0: none). Forgets all. */
+static napi_value js_set_flows(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  engine_t *e = this_engine(env, info, &argc, argv, NULL, 0);
+  if (e == NULL) return NULL;
+  bool on = false;
+  uint32_t mtu = 0;
+  CHECK(napi_get_value_bool(env, argv[0], &on));
+  CHECK(napi_get_value_uint32(env, argv[1], &mtu));
+  e->flows = on;
+  e->flow_mtu = mtu;
+  forget_flows(e);
+  return NULL;
+}
+
+/* flowKeyOf(packet) -> Buffer | null: flow_key_of() for the tests (against ip-packet.ts). */
+static napi_value js_flow_key_of(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], result;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  uint8_t *p;
+  size_t len;
+  if (argc < 1 || !get_bytes(env, argv[0], &p, &len)) return NULL;
+  flow_key_t k;
+  if (!flow_key_of(p, len, &k)) {
+    CHECK(napi_get_null(env, &result));
+    return result;
+  }
+  uint8_t out[38];
+  out[0] = k.version;
+  out[1] = k.protocol;
+  out[2] = (uint8_t)(k.src_port >> 8), out[3] = (uint8_t)k.src_port;
+  out[4] = (uint8_t)(k.dst_port >> 8), out[5] = (uint8_t)k.dst_port;
+  memcpy(out + 6, k.src, 16);
+  memcpy(out + 22, k.dst, 16);
+  CHECK(napi_create_buffer_copy(env, sizeof out, out, NULL, &result));
+  return result;
+}
+
 static napi_value js_seal_send(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3], result;
@@ -1226,7 +1377,6 @@ static napi_value js_seal_send(napi_env env, napi_callback_info info) {
     return NULL;
   }
   const int32_t *plan = pdata;
-  uint32_t queued = 0;
   for (uint32_t i = 0; i < n; i++) {
     uint32_t id = (uint32_t)plan[2 * i];
     if (id == 0) continue;
@@ -1237,24 +1387,13 @@ static napi_value js_seal_send(napi_env env, napi_callback_info info) {
     size_t len;
     CHECK(napi_get_element(env, argv[0], i, &pv));
     if (!get_bytes(env, pv, &inner, &len)) return NULL;
-    size_t need = esp_packet_bytes(len);
-    int will_seal = !sl->sa.exhausted && need <= sl->sa.max_packet; /* else refused and counted below */
-    if (will_seal && (e->tx_n == TX_BATCH || TX_ARENA - e->tx_used < need)) tx_flush(e);
-    if (sl->remote_len == 0) { /* no peer address yet: nowhere to send */
-      sl->send_dropped++;
-      continue;
-    }
-    uint8_t *out = e->tx + e->tx_used;
-    size_t out_len = 0;
-      esp_seal_result_t r = esp_sa_seal(&sl->sa, inner, len, plan[2 * i + 1], out, TX_ARENA - e->tx_used, &out_len);
-    note_rekey(e, sl);
-    if (r != ESP_SEAL_OK) continue;
-    tx_queue(e, id, sl, out, out_len);
-    e->tx_used += (out_len + 15) & ~(size_t)15;
-    queued++;
+    flow_key_t k; /* JavaScript's decision for this flow, for its next packets (sealCached) */
+    if (e->flows && (e->flow_mtu == 0 || len <= e->flow_mtu) && plan[2 * i + 1] == (inner[0] >> 4 == 4 ? 4 : 41) &&
+        flow_key_of(inner, len, &k))
+      flow_cache_put(&e->out_flows, &k, 0, id);
+    seal_queue(e, id, sl, inner, len, plan[2 * i + 1]);
   }
   tx_flush(e);
-  (void)queued;
   /* What happened that JavaScript should look at (NEWS_*), 0 in the common case. */
   int news = e->news;
   e->news = 0;
@@ -1360,6 +1499,8 @@ NAPI_MODULE_INIT() {
       {"stop", NULL, js_stop, NULL, NULL, NULL, napi_default, NULL},
       {"sendTo", NULL, js_send_to, NULL, NULL, NULL, napi_default, NULL},
       {"sealSend", NULL, js_seal_send, NULL, NULL, NULL, napi_default, NULL},
+      {"sealCached", NULL, js_seal_cached, NULL, NULL, NULL, napi_default, NULL},
+      {"setFlows", NULL, js_set_flows, NULL, NULL, NULL, napi_default, NULL},
       {"attachTun", NULL, js_attach_tun, NULL, NULL, NULL, napi_default, NULL},
       {"stats", NULL, js_stats, NULL, NULL, NULL, napi_default, NULL},
       {"bufferSizes", NULL, js_buffer_sizes, NULL, NULL, NULL, napi_default, NULL},
@@ -1377,5 +1518,7 @@ NAPI_MODULE_INIT() {
     CHECK(napi_create_uint32(env, consts[i].value, &v));
     CHECK(napi_set_named_property(env, exports, consts[i].name, v));
   }
+  CHECK(napi_create_function(env, "flowKeyOf", NAPI_AUTO_LENGTH, js_flow_key_of, NULL, &v));
+  CHECK(napi_set_named_property(env, exports, "flowKeyOf", v));
   return exports;
 }
