@@ -68,6 +68,8 @@ export interface NativeEspEngine {
   /** Seals and sends the leading packets of a TUN batch (packet i is slab[ends[i-1] .. ends[i]))
    *  whose flows are known; returns the index of the first one left to JavaScript + 65536 * news. */
   sealCached(slab: Uint8Array, ends: Uint32Array, count: number): number;
+  /** The same for a TUN device in C (TunDevice.setLead): an External holding a reference. */
+  tunLeadHook(): unknown;
   /** Engine counters; with `kernel`, rxOverflow is refreshed from the sockets first (system calls). */
   stats(out: Float64Array, kernel?: boolean): void;
   bufferSizes(): [number, number];

@@ -33,13 +33,8 @@ export interface OnPacketsOptions {
    * must be done with them (or copy them) before it returns. Default false.
    */
   reuseBuffer?: boolean;
-  /**
-   * Sees each batch first, as the read buffer and the end offset of every packet in it (packet i
-   * is slab[ends[i-1] .. ends[i]), from 0), and returns how many leading packets it took care of;
-   * the callback gets only the others (none: not called). The data plane's flow cache
-   * (DataPlane.tunLead) seals known flows here without a JavaScript object per packet.
-   */
-  lead?: (slab: Buffer, ends: Uint32Array, count: number) => number;
+  /** With a lead (setLead): what it reports for JavaScript to look at (esp.ts News bits). */
+  onLeadNews?: (news: number) => void;
 }
 
 /** A TUN failure: `errno` is the positive Linux errno (0 when no system call failed), `code` its
@@ -61,7 +56,9 @@ interface NativeTun {
   readonly offload: boolean;
   readonly vnet: boolean;
   dropped(): number;
-  start(cb: (err: NativeError | null, count: number) => void): void;
+  /** cb(err, count, first, news): `first` of the `count` packets were taken by the lead. */
+  start(cb: (err: NativeError | null, count: number, first: number, news: number) => void): void;
+  setLead(hook: unknown): void;
   slab(): ArrayBuffer | undefined;
   ends(): Uint32Array | undefined;
   stop(): void;
@@ -194,6 +191,13 @@ export class TunDevice {
   /** True when the kernel took the offloads (TSO reads, GSO writes); see TunOptions.offload. */
   get offload(): boolean { return this.native.offload; }
 
+  /**
+   * Gives each batch read to `hook` (EspEngine.tunLeadHook(), or null for none) before the
+   * onPackets callback: the ESP engine seals the leading packets of flows it knows in C, and the
+   * callback gets only the rest (see tun_lead.h). Closing the device lets go of it.
+   */
+  setLead(hook: unknown): void { this.call(() => this.native.setLead(hook)); }
+
   /** Reads dropped because they could not be split into packets (malformed offload headers). */
   get dropped(): number { return this.native.dropped(); }
 
@@ -218,25 +222,23 @@ export class TunDevice {
   onPackets(cb: ((batch: PacketBatch) => void) | null, opts: OnPacketsOptions = {}): void {
     if (cb === null) { this.native.stop(); return; }
     const reuse = opts.reuseBuffer ?? false;
-    const lead = opts.lead;
+    const onLeadNews = opts.onLeadNews;
     let slab: Buffer | undefined, ends: Uint32Array | undefined;
-    this.call(() => this.native.start((err, count) => {
-      if (count > 0) {
+    this.call(() => this.native.start((err, count, first, news) => {
+      if (news !== 0) onLeadNews?.(news);
+      if (count > first) { // the packets the lead (setLead) left, in order
         slab ??= Buffer.from(this.native.slab()!);
         ends ??= this.native.ends()!;
-        const first = lead ? lead(slab, ends, count) : 0;
-        if (first < count) {
-          const used = ends[count - 1]!;
-          const src = reuse ? slab : Buffer.from(slab.subarray(0, used));
-          const batch: Buffer[] = new Array(count - first);
-          let start = first > 0 ? ends[first - 1]! : 0;
-          for (let i = first; i < count; i++) {
-            const end = ends[i]!;
-            batch[i - first] = src.subarray(start, end);
-            start = end;
-          }
-          cb(batch);
+        const used = ends[count - 1]!;
+        const src = reuse ? slab : Buffer.from(slab.subarray(0, used));
+        const batch: Buffer[] = new Array(count - first);
+        let start = first > 0 ? ends[first - 1]! : 0;
+        for (let i = first; i < count; i++) {
+          const end = ends[i]!;
+          batch[i - first] = src.subarray(start, end);
+          start = end;
         }
+        cb(batch);
       }
       if (err) {
         const te = toTunError(err, this.name) as TunError;

@@ -82,6 +82,7 @@ export interface DataPlaneOptions {
   now?: () => number;
   replayWindow?: number;
   /** Path MTU enforcement (mtu-guard.ts): MSS clamping both ways, ICMP answers for packets too big. */
+  /** Its `mtu` is read once, here: the native flow cache leaves bigger packets to the guard. */
   mtuGuard?: { outbound(pkt: Uint8Array): boolean; inbound(pkt: Uint8Array): void; readonly mtu?: number };
   log?: Logger;
   /** Use the transport's native fast path when it offers one (default true). */
@@ -202,8 +203,6 @@ export class DataPlane {
   private readonly engineStats = new Float64Array(32);
   /** The addon writes accepted packets to the TUN itself (a TunDevice gave it its fd). */
   private readonly nativeTunWrites: boolean = false;
-  /** The MTU the engine's flow cache was last given (see flowMtu), NaN before. */
-  private flowMtuSet = NaN;
 
   constructor(opts: DataPlaneOptions) {
     this.tun = opts.tun;
@@ -224,7 +223,10 @@ export class DataPlane {
         this.engine.attachTun(fd);
         this.nativeTunWrites = true;
       }
-      this.syncFlows(this.engine);
+      // The flow cache respects the guard's MTU (0: no guard); a guard of unknown MTU: off.
+      const g = this.mtuGuard;
+      const mtu = g === undefined ? 0 : typeof g.mtu === 'number' ? g.mtu : -1;
+      this.engine.setFlows(mtu >= 0, Math.max(mtu, 0));
       this.log.info('fast-path', { tunWrites: this.nativeTunWrites ? 'native' : 'javascript' });
     }
   }
@@ -334,29 +336,16 @@ export class DataPlane {
   }
 
   /**
-   * Native: for a TUN batch before onTunPackets sees it (TunDevice.onPackets' `lead`): the engine
-   * seals and sends the leading packets of flows this plane already decided (the flow cache,
-   * esp_addon.c) and returns how many it took; the rest come to onTunPackets, in order.
+   * Native: the hook for TunDevice.setLead. The TUN device offers each batch to the engine in C
+   * first, which seals and sends the leading packets of flows this plane already decided (the
+   * flow cache, esp_addon.c); the rest come to onTunPackets, in order. Undefined off the fast path.
    */
-  readonly tunLead = (slab: Uint8Array, ends: Uint32Array, count: number): number => {
-    const engine = this.engine;
-    if (engine === undefined) return 0;
-    this.syncFlows(engine);
-    const r = engine.sealCached(slab, ends, count);
-    const news = Math.floor(r / 65536);
-    if (news !== 0) this.onNews(news);
-    return r % 65536;
-  };
-
-  /** Gives the engine's flow cache the MTU it must respect when the guard's changed: the guard's,
-   *  0 without a guard; off for a guard whose MTU is not known. */
-  private syncFlows(engine: NativeEspEngine): void {
-    const g = this.mtuGuard;
-    const mtu = g === undefined ? 0 : typeof g.mtu === 'number' ? g.mtu : -1;
-    if (mtu === this.flowMtuSet) return;
-    engine.setFlows(mtu >= 0, Math.max(mtu, 0));
-    this.flowMtuSet = mtu;
+  leadHook(): unknown {
+    return this.engine?.tunLeadHook();
   }
+
+  /** What the engine reported while sealing for the TUN device's lead (TunDevice onLeadNews). */
+  readonly onLeadNews = (news: number): void => { this.onNews(news); };
 
   /** Outbound: packets read from the TUN. */
   onTunPackets(batch: readonly Uint8Array[]): void {

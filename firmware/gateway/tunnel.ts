@@ -102,7 +102,9 @@ export class Tunnel extends EventEmitter<{ event: [IkeEvent] }> {
       if (tun === this.tun) void this.recoverTun();
     });
     // The plane is done with each batch when it returns: read into one reused buffer, no copies.
-    tun.onPackets((batch) => plane.onTunPackets(batch), { reuseBuffer: true, ...(plane.native ? { lead: plane.tunLead } : {}) });
+    // Native: packets of known flows are sealed in C before any of this (DataPlane.leadHook).
+    tun.setLead(plane.leadHook() ?? null);
+    tun.onPackets((batch) => plane.onTunPackets(batch), { reuseBuffer: true, onLeadNews: plane.onLeadNews });
   }
 
   /**

@@ -36,6 +36,7 @@
 
 #include "mem_trim.h"
 #include "tun_dev.h"
+#include "tun_lead.h"
 #include "tun_gso.h"
 
 /* Reading stops once a batch holds BATCH_MAX packets; with offload the last read may be a GSO
@@ -68,6 +69,8 @@ typedef struct {
   uint8_t *slab;
   uint32_t *ends;
   napi_ref slab_ref, ends_ref;
+  /* Who sees each batch before JavaScript (setLead, tun_lead.h); take == NULL: nobody. */
+  tun_lead_t lead;
 } tun_t;
 
 /* ---- errors ------------------------------------------------------------------------------- */
@@ -136,11 +139,19 @@ static void stop_polling(napi_env env, tun_t *t) {
   t->actx = NULL;
 }
 
+static void drop_lead(tun_t *t) {
+  if (t->lead.take == NULL) return;
+  tun_lead_t l = t->lead;
+  t->lead.take = NULL;
+  l.release(l.ctx);
+}
+
 static void cleanup_hook(void *arg);
 
 static void close_impl(napi_env env, tun_t *t, int from_hook) {
   if (t->fd < 0) return;
   stop_polling(env, t);
+  drop_lead(t);
   if (t->poll_inited) {
     t->poll_inited = 0;
     uv_close((uv_handle_t *)&t->poll, on_poll_closed);
@@ -173,9 +184,10 @@ static void finalize(napi_env env, void *data, void *hint) {
 
 /* ---- reading ------------------------------------------------------------------------------ */
 
-/* One wake-up: read what is ready into the slab and make one JS call cb(err, count). err is null
+/* One wake-up: read what is ready into the slab, offer it to the lead (setLead), and make one JS
+ * call cb(err, count, first, news) unless the lead took every packet and has no news. err is null
  * unless reading failed (polling then stops, since a level-triggered error would spin); count
- * packets were read before it either way. */
+ * packets were read before it either way, the first `first` of them taken by the lead. */
 static void on_readable(uv_poll_t *h, int status, int events) {
   (void)events;
   tun_t *t = h->data;
@@ -189,20 +201,27 @@ static void on_readable(uv_poll_t *h, int status, int events) {
     err = tun_dev_read_batch_vnet(t->fd, t->scratch, t->slab, SLAB_CAP, t->ends, ENDS_MAX, BATCH_MAX, &count, &t->dropped, &op);
   else err = tun_dev_read_batch(t->fd, t->slab, SLAB_CAP, t->ends, BATCH_MAX, &count, &op);
   if (count == 0 && err == 0) return; /* spurious wake-up */
+  uint32_t first = 0;
+  int news = 0;
+  if (t->lead.take != NULL && count > 0) {
+    first = t->lead.take(t->lead.ctx, t->slab, SLAB_CAP, t->ends, (uint32_t)count, &news);
+    if (first == count && news == 0 && err == 0) return; /* all known flows: no JavaScript */
+  }
 
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
   /* From here stop_polling (ours or the callback's) leaves actx to us: we destroy it below. */
   t->in_callback = 1;
   napi_async_context actx = t->actx;
-  napi_value argv[2], cb, recv; /* napi_make_callback wants an object as `this` */
+  napi_value argv[4], cb, recv; /* napi_make_callback wants an object as `this` */
   int ok = napi_get_null(env, &argv[0]) == napi_ok && napi_create_uint32(env, (uint32_t)count, &argv[1]) == napi_ok &&
+           napi_create_uint32(env, first, &argv[2]) == napi_ok && napi_create_int32(env, news, &argv[3]) == napi_ok &&
            napi_get_global(env, &recv) == napi_ok && napi_get_reference_value(env, t->cb, &cb) == napi_ok;
   if (ok && err) ok = (argv[0] = make_error(env, err, op)) != NULL;
   if (err || !ok) stop_polling(env, t); /* a level-triggered error would wake us forever */
 
   napi_status s = napi_pending_exception;
-  if (ok) s = napi_make_callback(env, actx, recv, cb, 2, argv, NULL);
+  if (ok) s = napi_make_callback(env, actx, recv, cb, 4, argv, NULL);
   else throw_napi(env, "delivering packets");
   t->in_callback = 0;
   if (t->actx != actx) (void)napi_async_destroy(env, actx); /* polling stopped meanwhile */
@@ -382,6 +401,38 @@ static napi_value js_stop(napi_env env, napi_callback_info info) {
   size_t argc = 0;
   tun_t *t = this_tun(env, info, &argc, NULL, NULL);
   if (t != NULL) stop_polling(env, t);
+  return NULL;
+}
+
+/* setLead(External | null): the ESP engine's flow cache sees each batch first (tun_lead.h). */
+static napi_value js_set_lead(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  tun_t *t = this_tun(env, info, &argc, argv, NULL);
+  if (t == NULL) return NULL;
+  napi_valuetype type = napi_undefined;
+  if (argc >= 1) CHECK(napi_typeof(env, argv[0], &type));
+  tun_lead_t next = {0};
+  if (type == napi_external) {
+    void *data = NULL;
+    CHECK(napi_get_value_external(env, argv[0], &data));
+    const tun_lead_t *l = data;
+    if (l == NULL || l->magic != TUN_LEAD_MAGIC || l->take == NULL) {
+      napi_throw_type_error(env, NULL, "setLead: not a lead from this build's ESP addon");
+      return NULL;
+    }
+    next = *l;
+    next.retain(next.ctx);
+  } else if (type != napi_null && type != napi_undefined) {
+    napi_throw_type_error(env, NULL, "setLead(hook | null)");
+    return NULL;
+  }
+  drop_lead(t);
+  if (t->fd < 0) { /* closed: hold nothing */
+    if (next.take != NULL) next.release(next.ctx);
+    return NULL;
+  }
+  t->lead = next;
   return NULL;
 }
 
@@ -682,6 +733,7 @@ NAPI_MODULE_INIT() {
       {"setMtu", NULL, js_set_mtu, NULL, NULL, NULL, napi_default, NULL},
       {"setUp", NULL, js_set_up, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
+      {"setLead", NULL, js_set_lead, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_value cls, batch_max;
   CHECK(napi_define_class(env, "Tun", NAPI_AUTO_LENGTH, js_new, NULL,

@@ -13,7 +13,7 @@
  *   sealSend(packets, plan, n) -> sent        seal a batch and send it with sendmmsg
  *   attachTun(fd)                             decrypted packets the callback accepts are written here
  *   setFlows(on, mtu) / sealCached(slab, ends, count) -> first + 65536 * news
- *                                             the flow cache (below)
+ *   tunLeadHook() -> External                 the flow cache (below), for a TUN device (tun_lead.h)
  *   stats(Float64Array) / bufferSizes() / close()
  *
  * Policy stays in JavaScript: which SA a packet leaves by (the plan given to sealSend) and whether
@@ -66,6 +66,7 @@
 
 #include "esp_sa.h"
 #include "flow_cache.h"
+#include "tun_lead.h"
 #include "tun_dev.h"
 #include "tun_gso.h"
 
@@ -1270,9 +1271,71 @@ static void seal_queue(engine_t *e, uint32_t id, sa_slot_t *sl, const uint8_t *i
   e->tx_used += (out_len + 15) & ~(size_t)15;
 }
 
-/* sealCached(slab, ends, count): packet i of a TUN batch is slab[ends[i-1] .. ends[i]) (from 0).
- * Seals and sends the leading packets whose flows are known and plain (see the header), stops at
- * the first other one, and returns its index + 65536 * news: JavaScript handles the rest in order. */
+/* Packet i of a TUN batch is slab[ends[i-1] .. ends[i]) (from 0). Seals and sends the leading
+ * packets whose flows are known and plain (see the header), stops at the first other one and
+ * returns its index: JavaScript handles the rest, in order. */
+static uint32_t seal_cached(engine_t *e, const uint8_t *slab, size_t slab_len, const uint32_t *ends, uint32_t n) {
+  uint32_t i = 0;
+  if (!e->flows || e->fd < 0 || e->closed) return 0;
+  for (uint32_t start = 0; i < n; start = ends[i], i++) {
+    uint32_t end = ends[i];
+    if (end < start || end > slab_len) break; /* not a batch of ours: JavaScript will say so */
+    const uint8_t *pkt = slab + start;
+    size_t len = end - start;
+    flow_key_t k;
+    if ((e->flow_mtu && len > e->flow_mtu) || !flow_key_of(pkt, len, &k)) break;
+    uint32_t id = flow_cache_get(&e->out_flows, &k, 0);
+    sa_slot_t *sl = id ? slot_of(e, id) : NULL;
+    if (sl == NULL || !sl->sa.outbound || sl->remote_len == 0 || sl->sa.exhausted ||
+        esp_packet_bytes(len) > sl->sa.max_packet)
+      break; /* unknown, or refused: JavaScript counts it */
+    seal_queue(e, id, sl, pkt, len, k.version == 4 ? 4 : 41);
+    e->stats[S_FLOW_HITS_OUT]++;
+  }
+  tx_flush(e);
+  return i;
+}
+
+/* The TUN device's side of tun_lead.h. */
+static uint32_t lead_take(void *ctx, const uint8_t *slab, size_t slab_len, const uint32_t *ends, uint32_t count, int *news) {
+  engine_t *e = ctx;
+  uint32_t first = seal_cached(e, slab, slab_len, ends, count);
+  *news = e->news;
+  e->news = 0;
+  return first;
+}
+static void lead_retain(void *ctx) { ((engine_t *)ctx)->refs++; }
+static void lead_release(void *ctx) { release((engine_t *)ctx); }
+
+static void free_lead(napi_env env, void *data, void *hint) {
+  (void)env, (void)hint;
+  tun_lead_t *l = data;
+  l->release(l->ctx);
+  free(l);
+}
+
+/* tunLeadHook() -> External for TunDevice.setLead: holds a reference on the engine while it lives. */
+static napi_value js_tun_lead_hook(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  napi_value result;
+  engine_t *e = this_engine(env, info, &argc, NULL, NULL, 1);
+  if (e == NULL) return NULL;
+  tun_lead_t *l = malloc(sizeof *l);
+  if (l == NULL) {
+    throw_errno(env, ENOMEM, "malloc");
+    return NULL;
+  }
+  *l = (tun_lead_t){.magic = TUN_LEAD_MAGIC, .take = lead_take, .retain = lead_retain, .release = lead_release, .ctx = e};
+  lead_retain(e);
+  if (napi_create_external(env, l, free_lead, NULL, &result) != napi_ok) {
+    free_lead(env, l, NULL);
+    throw_napi(env, "tunLeadHook");
+    return NULL;
+  }
+  return result;
+}
+
+/* sealCached(slab, ends, count) -> first + 65536 * news: seal_cached() for JavaScript (tests). */
 static napi_value js_seal_cached(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3], result;
@@ -1290,26 +1353,7 @@ static napi_value js_seal_cached(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, "sealCached: ends must be a Uint32Array of at least count");
     return NULL;
   }
-  const uint32_t *ends = ends_data;
-  uint32_t i = 0;
-  if (e->flows && e->fd >= 0) {
-    for (uint32_t start = 0; i < n; start = ends[i], i++) {
-      uint32_t end = ends[i];
-      if (end < start || end > slab_len) break; /* not a batch of ours: JavaScript will say so */
-      const uint8_t *pkt = slab + start;
-      size_t len = end - start;
-      flow_key_t k;
-      if ((e->flow_mtu && len > e->flow_mtu) || !flow_key_of(pkt, len, &k)) break;
-      uint32_t id = flow_cache_get(&e->out_flows, &k, 0);
-      sa_slot_t *sl = id ? slot_of(e, id) : NULL;
-      if (sl == NULL || !sl->sa.outbound || sl->remote_len == 0 || sl->sa.exhausted ||
-          esp_packet_bytes(len) > sl->sa.max_packet)
-        break; /* unknown, or refused: JavaScript counts it */
-      seal_queue(e, id, sl, pkt, len, k.version == 4 ? 4 : 41);
-      e->stats[S_FLOW_HITS_OUT]++;
-    }
-    tx_flush(e);
-  }
+  uint32_t i = seal_cached(e, slab, slab_len, ends_data, n);
   int news = e->news;
   e->news = 0;
   CHECK(napi_create_double(env, (double)i + 65536.0 * news, &result));
@@ -1501,6 +1545,7 @@ NAPI_MODULE_INIT() {
       {"sealSend", NULL, js_seal_send, NULL, NULL, NULL, napi_default, NULL},
       {"sealCached", NULL, js_seal_cached, NULL, NULL, NULL, napi_default, NULL},
       {"setFlows", NULL, js_set_flows, NULL, NULL, NULL, napi_default, NULL},
+      {"tunLeadHook", NULL, js_tun_lead_hook, NULL, NULL, NULL, napi_default, NULL},
       {"attachTun", NULL, js_attach_tun, NULL, NULL, NULL, napi_default, NULL},
       {"stats", NULL, js_stats, NULL, NULL, NULL, napi_default, NULL},
       {"bufferSizes", NULL, js_buffer_sizes, NULL, NULL, NULL, napi_default, NULL},
