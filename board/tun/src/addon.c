@@ -184,10 +184,25 @@ static void finalize(napi_env env, void *data, void *hint) {
 
 /* ---- reading ------------------------------------------------------------------------------ */
 
+/* Reads more of a batch: into the slab after the n packets already there, until `enough` more or
+ * the device is drained; *more: how many. */
+static int read_more(tun_t *t, size_t n, size_t enough, size_t *more, const char **op) {
+  size_t used = n ? t->ends[n - 1] : 0;
+  int err = t->vnet
+      ? tun_dev_read_batch_vnet(t->fd, t->scratch, t->slab + used, SLAB_CAP - used, t->ends + n, ENDS_MAX - n,
+                                enough, more, &t->dropped, op)
+      : tun_dev_read_batch(t->fd, t->slab + used, SLAB_CAP - used, t->ends + n, enough < BATCH_MAX - n ? enough : BATCH_MAX - n,
+                           more, op);
+  for (size_t i = n; i < n + *more; i++) t->ends[i] += (uint32_t)used;
+  return err;
+}
+
 /* One wake-up: read what is ready into the slab, offer it to the lead (setLead), and make one JS
  * call cb(err, count, first, news) unless the lead took every packet and has no news. err is null
  * unless reading failed (polling then stops, since a level-triggered error would spin); count
- * packets were read before it either way, the first `first` of them taken by the lead. */
+ * packets were read before it either way, the first `first` of them taken by the lead. With a
+ * lead, the first read's packets go out before the rest of the batch is read: a lone packet (the
+ * idle case) leaves without waiting for the read that finds the device empty. */
 static void on_readable(uv_poll_t *h, int status, int events) {
   (void)events;
   tun_t *t = h->data;
@@ -196,17 +211,26 @@ static void on_readable(uv_poll_t *h, int status, int events) {
   size_t count = 0;
   int err = 0;
   const char *op = "poll";
-  if (status < 0) err = -status; /* libuv's codes are negated errnos on Linux */
-  else if (t->vnet)
-    err = tun_dev_read_batch_vnet(t->fd, t->scratch, t->slab, SLAB_CAP, t->ends, ENDS_MAX, BATCH_MAX, &count, &t->dropped, &op);
-  else err = tun_dev_read_batch(t->fd, t->slab, SLAB_CAP, t->ends, BATCH_MAX, &count, &op);
-  if (count == 0 && err == 0) return; /* spurious wake-up */
   uint32_t first = 0;
-  int news = 0;
-  if (t->lead.take != NULL && count > 0) {
-    first = t->lead.take(t->lead.ctx, t->slab, SLAB_CAP, t->ends, (uint32_t)count, &news);
-    if (first == count && news == 0 && err == 0) return; /* all known flows: no JavaScript */
+  int news = 0, more_news = 0;
+  if (status < 0) {
+    err = -status; /* libuv's codes are negated errnos on Linux */
+  } else if (t->lead.take == NULL) {
+    err = read_more(t, 0, BATCH_MAX, &count, &op);
+  } else {
+    err = read_more(t, 0, 1, &count, &op); /* one read: a packet, or one offloaded run of segments */
+    if (count > 0) first = t->lead.take(t->lead.ctx, t->slab, SLAB_CAP, t->ends, 0, (uint32_t)count, &news);
+    if (err == 0 && count > 0) {
+      size_t more = 0;
+      err = read_more(t, count, BATCH_MAX > count ? BATCH_MAX - count : 0, &more, &op);
+      if (first == count) /* all taken so far: the lead goes on */
+        first = t->lead.take(t->lead.ctx, t->slab, SLAB_CAP, t->ends, first, (uint32_t)(count + more), &more_news);
+      count += more;
+      news |= more_news;
+    }
   }
+  if (count == 0 && err == 0) return; /* spurious wake-up */
+  if (first == count && news == 0 && err == 0) return; /* the lead took every packet: no JavaScript */
 
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;

@@ -1271,13 +1271,14 @@ static void seal_queue(engine_t *e, uint32_t id, sa_slot_t *sl, const uint8_t *i
   e->tx_used += (out_len + 15) & ~(size_t)15;
 }
 
-/* Packet i of a TUN batch is slab[ends[i-1] .. ends[i]) (from 0). Seals and sends the leading
- * packets whose flows are known and plain (see the header), stops at the first other one and
+/* Packet i of a TUN batch is slab[ends[i-1] .. ends[i]) (from 0). Seals and sends packets from..n-1
+ * as long as their flows are known and plain (see the header), stops at the first other one and
  * returns its index: JavaScript handles the rest, in order. */
-static uint32_t seal_cached(engine_t *e, const uint8_t *slab, size_t slab_len, const uint32_t *ends, uint32_t n) {
-  uint32_t i = 0;
-  if (!e->flows || e->fd < 0 || e->closed) return 0;
-  for (uint32_t start = 0; i < n; start = ends[i], i++) {
+static uint32_t seal_cached(engine_t *e, const uint8_t *slab, size_t slab_len, const uint32_t *ends, uint32_t from,
+                            uint32_t n) {
+  uint32_t i = from;
+  if (!e->flows || e->fd < 0 || e->closed) return from;
+  for (uint32_t start = from ? ends[from - 1] : 0; i < n; start = ends[i], i++) {
     uint32_t end = ends[i];
     if (end < start || end > slab_len) break; /* not a batch of ours: JavaScript will say so */
     const uint8_t *pkt = slab + start;
@@ -1297,9 +1298,10 @@ static uint32_t seal_cached(engine_t *e, const uint8_t *slab, size_t slab_len, c
 }
 
 /* The TUN device's side of tun_lead.h. */
-static uint32_t lead_take(void *ctx, const uint8_t *slab, size_t slab_len, const uint32_t *ends, uint32_t count, int *news) {
+static uint32_t lead_take(void *ctx, const uint8_t *slab, size_t slab_len, const uint32_t *ends, uint32_t from,
+                          uint32_t count, int *news) {
   engine_t *e = ctx;
-  uint32_t first = seal_cached(e, slab, slab_len, ends, count);
+  uint32_t first = seal_cached(e, slab, slab_len, ends, from, count);
   *news = e->news;
   e->news = 0;
   return first;
@@ -1353,7 +1355,7 @@ static napi_value js_seal_cached(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, "sealCached: ends must be a Uint32Array of at least count");
     return NULL;
   }
-  uint32_t i = seal_cached(e, slab, slab_len, ends_data, n);
+  uint32_t i = seal_cached(e, slab, slab_len, ends_data, 0, n);
   int news = e->news;
   e->news = 0;
   CHECK(napi_create_double(env, (double)i + 65536.0 * news, &result));

@@ -14,9 +14,11 @@
 
 typedef struct {
   uint32_t magic;
-  /* Handles the leading packets of a batch (packet i is slab[ends[i-1] .. ends[i]), from 0) and
-   * returns how many; sets *news non-zero when JavaScript must look at the engine (esp.ts News). */
-  uint32_t (*take)(void *ctx, const uint8_t *slab, size_t slab_len, const uint32_t *ends, uint32_t count, int *news);
+  /* Handles packets from..count-1 of a batch (packet i is slab[ends[i-1] .. ends[i]), the first
+   * from 0) as far as it can, in order, and returns the index of the first one it left; sets
+   * *news non-zero when JavaScript must look at the engine (esp.ts News bits). */
+  uint32_t (*take)(void *ctx, const uint8_t *slab, size_t slab_len, const uint32_t *ends, uint32_t from, uint32_t count,
+                   int *news);
   void (*retain)(void *ctx);
   void (*release)(void *ctx);
   void *ctx;
