@@ -73,6 +73,9 @@ export interface DataPlaneTotals {
   bytesOut: number;
   /** Dropped packets by reason (unknown_spi, auth_failed, replay, ...); non-zero reasons only. */
   drops: Record<string, number>;
+  /** Native fast path only: packets of known flows sealed (out) and let in (in) by the addon's
+   *  flow cache without JavaScript (docs/performance.md). */
+  flowCache?: { out: number; in: number };
 }
 
 export interface TunnelStatus {

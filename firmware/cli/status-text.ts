@@ -74,7 +74,8 @@ export function ikeCountersLine(c: IkeCounters): string {
 }
 
 export function dataPlaneLine(d: DataPlaneTotals): string {
-  return `  data plane: in ${plural(d.packetsIn, 'packet')}, out ${plural(d.packetsOut, 'packet')}, drops: ${dropText(d.drops)}`;
+  const cache = d.flowCache ? ` (flow cache: ${d.flowCache.in} in, ${d.flowCache.out} out)` : '';
+  return `  data plane: in ${plural(d.packetsIn, 'packet')}, out ${plural(d.packetsOut, 'packet')}${cache}, drops: ${dropText(d.drops)}`;
 }
 
 function tunnelLines(t: TunnelStatus): string[] {

@@ -254,6 +254,8 @@ export class Tunnel extends EventEmitter<{ event: [IkeEvent] }> {
     const now = Date.now();
     const sa = this.engine.ikeSas().find((s) => s.state === 'established') ?? this.engine.ikeSas()[0];
     const plane = this.plane?.status();
+    const fast = this.plane?.native ? this.udp?.fastPathCounters() : undefined;
+    const flowCache = fast ? { flowCache: { out: fast.flowHitsOut, in: fast.flowHitsIn } } : {};
     const children = sa ? sa.children.map((c) => {
       const p = plane?.children.find((x) => x.spiIn === c.spiIn.toString('hex'));
       return {
@@ -279,7 +281,7 @@ export class Tunnel extends EventEmitter<{ event: [IkeEvent] }> {
       childSas: children,
       lastError: this.engine.lastError ? { message: this.engine.lastError, ageSeconds: Math.floor((now - this.lastErrorAt) / 1000) } : null,
       ike: { ...this.engine.counters, halfOpen: this.engine.ikeSas().filter((s) => !s.initiator && (s.state === 'connecting' || s.state === 'authenticating')).length },
-      ...(plane ? { dataPlane: { packetsIn: plane.packetsIn, packetsOut: plane.packetsOut, bytesIn: plane.bytesIn, bytesOut: plane.bytesOut, drops: plane.drops } } : {}),
+      ...(plane ? { dataPlane: { packetsIn: plane.packetsIn, packetsOut: plane.packetsOut, bytesIn: plane.bytesIn, bytesOut: plane.bytesOut, drops: plane.drops, ...flowCache } } : {}),
     };
   }
 }

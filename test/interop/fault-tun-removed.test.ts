@@ -42,6 +42,12 @@ test('TUN device deleted under the daemon (twice): recreated with its routes, tr
     const after = (await d.status()).tunnel;
     assert.equal(after.ikeSa?.spiInitiator, before.ikeSa?.spiInitiator, 'same IKE SA');
     assert.equal(after.childSas[0]?.spiIn, before.childSas[0]?.spiIn, 'same CHILD_SA');
+    // The pings' flow was known before the device went: on each new device the native flow cache
+    // sealed them straight from the TUN read (the lead is handed to the recreated device too).
+    const fc0 = before.dataPlane?.flowCache, fc1 = after.dataPlane?.flowCache;
+    t.diagnostic(`flow cache: out ${fc0?.out} -> ${fc1?.out}, in ${fc0?.in} -> ${fc1?.in}`);
+    assert.ok(fc0 && fc1 && fc1.out >= fc0.out + 6, 'pings after recovery sealed by the flow cache');
+    assert.ok(fc1.in >= fc0.in + 6, 'replies let in by the flow cache');
   } catch (e) {
     if (d) process.stderr.write(`--- outpost tail ---\n${d.tail(40)}\n`);
     throw e;
