@@ -326,13 +326,16 @@ export class DataPlane {
   lastInboundAt(spiIn: Buffer | number | string): number | undefined {
     const c = this.bySpi.get(spiNumber(spiIn));
     if (c === undefined) return undefined;
-    // Native: packets of known flows reach the LAN without this plane seeing them; the engine
-    // keeps the time of the last one.
-    if (c.inSa instanceof NativeEspSa) {
-      const idle = c.inSa.idleMs();
-      if (idle >= 0) c.lastInboundAt = Math.max(c.lastInboundAt, this.now() - idle);
-    }
+    this.refreshInbound(c);
     return c.lastInboundAt > 0 ? c.lastInboundAt : undefined;
+  }
+
+  /** Native: packets of known flows reach the LAN without this plane seeing them (the flow cache);
+   *  the engine keeps the time of the last one. */
+  private refreshInbound(c: Child): void {
+    if (!(c.inSa instanceof NativeEspSa)) return;
+    const idle = c.inSa.idleMs();
+    if (idle >= 0) c.lastInboundAt = Math.max(c.lastInboundAt, this.now() - idle);
   }
 
   /**
@@ -380,6 +383,7 @@ export class DataPlane {
     const totals = { ...this.retired };
     const children: ChildStatus[] = [];
     for (const c of this.order) {
+      this.refreshInbound(c);
       const st = this.childCounters(c);
       nonZero(drops, st.drops);
       totals.packetsIn += st.packetsIn;

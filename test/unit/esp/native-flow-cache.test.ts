@@ -155,6 +155,7 @@ test('decrypted packets of known flows reach the TUN without JavaScript, and kee
     assert.deepEqual(readTun(), Buffer.concat(more));
     const seen = fast.lastInboundAt(s.branch.spiIn);
     assert.ok(seen !== undefined && seen > 0, 'the SA counts as alive for DPD');
+    assert.equal(fast.status().children[0]!.lastInboundSeconds, 0, 'status shows the SA in use');
 
     const other = fromHq(1, 54); // another flow: decided by JavaScript again
     ref.onTunPackets(other);
