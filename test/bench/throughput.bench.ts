@@ -15,28 +15,21 @@
 // Asserts nothing. Needs root, iperf3, swanctl, wireguard-go. Run: npm run bench test/bench/throughput.bench.ts
 // Env: ROUNDS (3), IPERF_SECONDS (10), FLOOD_SECONDS (5), STEADY_SECONDS (10), SUITES ("aes256gcm16,chacha20poly1305"),
 //      IMPLS ("strongswan,wireguard-go,outpost,outpost>ss").
-import type { ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
-import { controlRequest } from '../../firmware/cli/control-client.ts';
-import type { StatusModel } from '../../firmware/cli/status-model.ts';
 import { have, waitForLine, withTimeout } from '../lib/netns.ts';
 import { Charon, siteToSiteConf, stopAll } from '../lib/strongswan.ts';
 import { ADDR, buildTopology, type Topology } from '../lib/topology.ts';
 import { startWireGuardPair } from '../lib/wireguard.ts';
+import { BENCH_PSK, bundleOutpost, OutpostProc, outpostConfig } from '../lib/outpost-bundle.ts';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const IPERF_SECONDS = Number(process.env.IPERF_SECONDS ?? 10);
 const FLOOD_SECONDS = Number(process.env.FLOOD_SECONDS ?? 5);
 const SUITES = (process.env.SUITES ?? 'aes256gcm16,chacha20poly1305').split(',');
 const IMPLS = (process.env.IMPLS ?? 'strongswan,wireguard-go,outpost,outpost>ss').split(',') as Impl[];
-const PSK = 'bench-psk-0123456789abcdef';
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-/** The daemon's Node options, as bin/outpost and dist/outpost.mjs's shebang pass them. */
-const NODE_FLAGS = (JSON.parse(readFileSync(join(ROOT, 'board/node-flags.json'), 'utf8')) as { daemon: string[] }).daemon;
+const PSK = BENCH_PSK;
 /** Idle memory is read this long after the tunnel is up, when every implementation has settled. */
 const STEADY_SECONDS = Number(process.env.STEADY_SECONDS ?? 10);
 
@@ -69,59 +62,6 @@ function proc(pid: number): { cpu: number; rssMb: number; anonMb: number } {
 /** A charon's milliseconds since midnight from its log, an Outpost log line's from its ISO time. */
 const charonMs = (line: string) => { const m = /^(\d\d):(\d\d):(\d\d)\.(\d{3})/.exec(line); return m ? ((+m[1]! * 60 + +m[2]!) * 60 + +m[3]!) * 1000 + +m[4]! : NaN; };
 const isoMs = (line: string) => Date.parse(line.split(' ')[0]!);
-
-// ---- Outpost, bundled as it ships (dist/outpost.mjs and the addons beside it) ------------------
-
-async function bundleOutpost(): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), 'outpost-bench-'));
-  await build({
-    entryPoints: [join(ROOT, 'firmware/main.ts')], outfile: join(dir, 'outpost.mjs'), bundle: true, platform: 'node', format: 'esm',
-    target: 'node20', logLevel: 'warning', external: ['*.node', 'serialport', '@serialport/*'],
-    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-  });
-  // The bundle keeps serialport external, as dist/ does: let it resolve from the repository.
-  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
-  for (const n of ['outpost_tun.node', 'outpost_esp.node']) {
-    const src = join(ROOT, 'board/tun/build/Release', n);
-    if (!existsSync(src)) throw new Error(`${src} missing: npm run build:native`);
-    copyFileSync(src, join(dir, n));
-  }
-  return dir;
-}
-
-class OutpostProc {
-  readonly proc: ChildProcess;
-  readonly socket: string;
-  output = '';
-  constructor(topo: Topology, ns: Topology['branch'], readonly dir: string, bundle: string, name: string, config: unknown) {
-    const cfg = join(dir, `${name}.json`);
-    this.socket = join(dir, `${name}.sock`);
-    writeFileSync(cfg, JSON.stringify(config), { mode: 0o600 });
-    this.proc = topo.lab.track(ns.spawn('env', ['OUTPOST_LOG_LEVEL=info', process.execPath, ...NODE_FLAGS, join(bundle, 'outpost.mjs'), '--config', cfg, '--control-socket', this.socket, '--tun', `op${name}`], { cwd: dir }));
-    const keep = (d: Buffer) => { this.output = (this.output + d.toString()).slice(-200_000); };
-    this.proc.stdout!.on('data', keep);
-    this.proc.stderr!.on('data', keep);
-  }
-  get pid(): number { return this.proc.pid!; }
-  waitFor(re: RegExp, what: string, ms = 20_000): Promise<string> {
-    return withTimeout(waitForLine(this.proc, (l) => re.test(l), what), ms, what).catch((e: Error) => { throw new Error(`${e.message}\n${this.output.slice(-3000)}`); });
-  }
-  status(): Promise<StatusModel> { return controlRequest('status', undefined, { socketPath: this.socket }) as Promise<StatusModel>; }
-}
-
-function outpostConfig(topo: Topology, role: 'branch' | 'hq', esp: string, remote?: string): unknown {
-  const branch = role === 'branch';
-  return {
-    device: { id: `bench-${role}` },
-    lan: { interface: branch ? topo.ifs.branchLan : topo.ifs.hqLan, address: `${branch ? ADDR.branchLan : ADDR.hqLan}/24` },
-    tunnel: {
-      remote: branch ? (remote ?? ADDR.hqWan) : '%any',
-      localId: branch ? 'branch.example.net' : 'hq.example.net', remoteId: branch ? 'hq.example.net' : 'branch.example.net',
-      auth: { psk: PSK }, localSubnets: [branch ? ADDR.branchSubnet : ADDR.hqSubnet], remoteSubnets: [branch ? ADDR.hqSubnet : ADDR.branchSubnet],
-      ike: [`${esp}-prfsha256-x25519`], esp: [esp], dpdSeconds: 30,
-    },
-  };
-}
 
 // ---- setups ----------------------------------------------------------------------------------
 
