@@ -1,17 +1,18 @@
 // The board around the daemon: which board this is (profiles.ts), the LAN side (lan.ts), the
-// status LEDs (leds.ts) and the hardware watchdog fed while the liveness check passes
-// (watchdog.ts, liveness.ts). main.ts opens it before the daemon starts and attaches it after.
+// status LEDs (leds.ts) showing, among others, whether the WAN is up (wan.ts), and the hardware
+// watchdog fed while the liveness check passes (watchdog.ts, liveness.ts). main.ts opens it
+// before the daemon starts and attaches it after.
 import type { StatusModel } from '../firmware/cli/status-model.ts';
 import type { ResolvedConfig } from '../firmware/config/schema.ts';
-import { runIp } from '../firmware/gateway/routes.ts';
-import { isIP } from 'node:net';
-import { readFile } from 'node:fs/promises';
+import type { DaemonEvent } from '../firmware/daemon.ts';
+import type { IkeEvent } from '../firmware/ike/actions.ts';
 import { logger, type Logger } from '../firmware/log.ts';
 import { setupLan, type LanOptions } from './lan.ts';
 import { Leds, type LedState } from './leds.ts';
 import { Liveness } from './liveness.ts';
 import { resolveBoard, type ResolvedBoard } from './profiles.ts';
 import { Watchdog } from './watchdog.ts';
+import { wanUp } from './wan.ts';
 
 export { PROFILES, profileForModel, resolveBoard, type BoardProfile, type ResolvedBoard } from './profiles.ts';
 export type { LedState } from './leds.ts';
@@ -24,7 +25,7 @@ export interface BoardDaemon {
 
 export interface BoardOptions {
   /** Where to look instead of the real files (tests use a temp dir). */
-  paths?: { deviceTreeModel?: string; leds?: string; procSys?: string; sysClassNet?: string };
+  paths?: { deviceTreeModel?: string; leds?: string; procSys?: string; procNet?: string; sysClassNet?: string };
   /**
    * The hardware watchdog: undefined, '' or '0' leave it alone (a development machine), '1' uses
    * the profile's device, a path uses that device. The systemd unit sets OUTPOST_WATCHDOG=1.
@@ -33,6 +34,7 @@ export interface BoardOptions {
   watchdogIntervalMs?: number;
   /** How often LEDs follow the state. Default 2000 ms. */
   pollMs?: number;
+  /** How prepareLan runs `ip` (tests use a fake one). */
   ip?: LanOptions['ip'];
   log?: Logger;
 }
@@ -74,8 +76,12 @@ export class Board {
     if (r.problems.length) this.leds.set('fault');
   }
 
-  /** Starts the watchdog (if enabled) and the LED display for a running daemon. */
-  attach(daemon: BoardDaemon): void {
+  /**
+   * Starts the watchdog (if enabled) and the LED display for a running daemon. The LEDs first
+   * follow the daemon once `firstUpdate` resolves (main.ts: when the first exchange has ended),
+   * so their polling does not run on the event loop during that exchange; "booting" until then.
+   */
+  attach(daemon: BoardDaemon, opts: { firstUpdate?: Promise<unknown> } = {}): void {
     const wd = this.opts.watchdog;
     if (wd && wd !== '0') {
       const liveness = new Liveness({ tunnelOverdueMs: () => daemon.tunnelOverdueMs() });
@@ -96,24 +102,19 @@ export class Board {
         this.log.debug('led-update-failed', { reason: (e as Error).message });
       }
     };
-    void update();
-    this.poll = setInterval(() => void update(), this.opts.pollMs ?? 2000);
-    this.poll.unref();
+    const begin = () => {
+      if (this.closed) return;
+      void update();
+      this.poll = setInterval(() => void update(), this.opts.pollMs ?? 2000);
+      this.poll.unref();
+    };
+    if (opts.firstUpdate) void opts.firstUpdate.then(begin, begin);
+    else begin();
   }
 
-  /** The WAN has a route to HQ over an interface that is up (a responder waits: up by definition). */
-  async wanUp(): Promise<boolean> {
-    const remote = this.config.tunnel.remote;
-    if (remote === '%any') return true;
-    try {
-      const out = isIP(remote) ? await runIp(['route', 'get', remote], this.opts.ip) : await runIp(['route', 'show', 'default'], this.opts.ip);
-      const dev = /\bdev (\S+)/.exec(out)?.[1];
-      if (!dev || !/^[^\s/:]{1,15}$/.test(dev)) return false;
-      const state = (await readFile(`${this.opts.paths?.sysClassNet ?? '/sys/class/net'}/${dev}/operstate`, 'utf8')).trim();
-      return state === 'up' || state === 'unknown';
-    } catch {
-      return false;
-    }
+  /** The WAN has a route to HQ over an interface that is up (a responder waits: up by definition). See wan.ts. */
+  wanUp(): Promise<boolean> {
+    return wanUp(this.config.tunnel.remote, { procNet: this.opts.paths?.procNet, sysClassNet: this.opts.paths?.sysClassNet });
   }
 
   /** Clean exit: disarms the watchdog (magic close) and gives the LEDs back. */
@@ -125,4 +126,32 @@ export class Board {
     this.liveness?.close();
     this.leds.close();
   }
+}
+
+/** What firstExchangeSettled watches: a Daemon. */
+export interface ExchangeSource {
+  readonly config: { tunnel: { remote: string } };
+  on(ev: 'event', fn: (e: DaemonEvent) => void): unknown;
+  off(ev: 'event', fn: (e: DaemonEvent) => void): unknown;
+}
+
+/** Tunnel events that end a connection attempt, well or badly. */
+const ATTEMPT_OVER = new Set(['child-up', 'auth-failed', 'negotiation-failed', 'connect-failed', 'ike-down']);
+
+/**
+ * Resolves once the daemon's first exchange has ended (CHILD_SA up, or the attempt failed) with
+ * the tunnel event that ended it, or with undefined after `capMs` (and at once for a responder).
+ * Call it right after the daemon has started (the exchange is on its way then). The rest of
+ * start-up (LED polling, the health link, the console) waits for it so that it does not share the
+ * event loop with the exchange (docs/performance.md, Setup time).
+ */
+export function firstExchangeSettled(daemon: ExchangeSource, capMs = 1000): Promise<IkeEvent | undefined> {
+  if (daemon.config.tunnel.remote === '%any') return Promise.resolve(undefined);
+  return new Promise((resolve) => {
+    const done = (e?: IkeEvent) => { clearTimeout(timer); daemon.off('event', onEvent); resolve(e); };
+    const onEvent = (e: DaemonEvent) => { if (e.type === 'tunnel' && ATTEMPT_OVER.has(e.event.type)) done(e.event); };
+    const timer = setTimeout(done, capMs);
+    timer.unref();
+    daemon.on('event', onEvent);
+  });
 }

@@ -9,10 +9,11 @@ import { runStatusCommand } from './cli/status.ts';
 import { DEFAULT_CONTROL_SOCKET } from './gateway/control.ts';
 import { Daemon, FIRMWARE_VERSION } from './daemon.ts';
 import { HealthReporter } from './health/reporter.ts';
+import { EventTranslator } from './health/event-translator.ts';
 import { logger } from './log.ts';
 import { startConsole } from '../provisioning/serial-link.ts';
 import { PKI_USAGE, isPkiCommand, runPkiCommand } from './pki/cli.ts';
-import { Board } from '../board/index.ts';
+import { Board, firstExchangeSettled } from '../board/index.ts';
 import { trimAfterStartup } from '../board/memory.ts';
 import { UPDATE_USAGE, isUpdateCommand, runUpdateCommand } from './update/cli.ts';
 
@@ -65,14 +66,25 @@ async function run(argv: string[]): Promise<number> {
   daemon.beforeTunnel = (cfg) => board.prepareLan(cfg);
   const stopTrim = trimAfterStartup(daemon, { log: log.child('memory') });
   try { await daemon.start(); } catch (e) { board.close(); throw e; }
-  board.attach(daemon);
+  // The first IKE exchange is under way now. What is left of start-up (the LEDs' first poll, the
+  // health link, the console) waits until it has ended, 1 s at most, so that it does not share the
+  // event loop with it; the watchdog is armed at once.
+  const settled = firstExchangeSettled(daemon);
+  board.attach(daemon, { firstUpdate: settled });
   const health = new HealthReporter(daemon, { firmwareVersion: FIRMWARE_VERSION, rtt: () => daemon.rtt() });
   daemon.healthStatus = () => health.linkStatus();
   daemon.on('event', (e) => {
     if (e.type === 'config-applied' && (e.sections.includes('health') || e.sections.includes('device'))) void health.reconfigure();
   });
-  await health.start();
-  const serialConsole = await startConsole(daemon, { configPath: values.config, firmwareVersion: FIRMWARE_VERSION, path: values.console });
+  let serialConsole: Awaited<ReturnType<typeof startConsole>> = undefined;
+  const first = await Promise.race([settled.then((e) => ({ e })), stopRequested.then(() => null)]);
+  if (first) {
+    await health.start();
+    // The reporter subscribed after the first attempt: a failure that ended it is reported now
+    // (a tunnel already up is reported from the status when it starts).
+    if (first.e && first.e.type !== 'child-up') for (const body of new EventTranslator().translate({ type: 'tunnel', event: first.e })) health.report(body);
+    serialConsole = await startConsole(daemon, { configPath: values.config, firmwareVersion: FIRMWARE_VERSION, path: values.console });
+  }
   await stopRequested;
   await serialConsole?.stop();
   await health.stop();

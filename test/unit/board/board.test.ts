@@ -1,18 +1,25 @@
 // Board support against fake sysfs/procfs trees in a temp dir: profile detection from the device
 // tree model, LEDs driven through trigger/brightness/delay files and given back on close, the
 // watchdog fed only while healthy and magic-closed, the liveness check, LAN setup through a fake
-// `ip`, and the LED state for a status. Without the hardware, each is a no-op with a log line.
+// `ip`, the LED state for a status, the LEDs held until the first exchange is over, and whether
+// the WAN is up (route tables from procfs; as root, real routes in a namespace of the test's own).
+// Without the hardware, each is a no-op with a log line.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { EventEmitter } from 'node:events';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { PROFILES, profileForModel, readModel, resolveBoard } from '../../../board/profiles.ts';
 import { LED_PATTERNS, Leds, parseTrigger } from '../../../board/leds.ts';
 import { Watchdog } from '../../../board/watchdog.ts';
 import { Liveness } from '../../../board/liveness.ts';
 import { enableForwarding, setupLan } from '../../../board/lan.ts';
-import { Board, ledStateFor } from '../../../board/index.ts';
+import { Board, firstExchangeSettled, ledStateFor } from '../../../board/index.ts';
+import { interfaceUp, parseDefaultRoutes4, parseDefaultRoutes6, routeDevice, wanUp } from '../../../board/wan.ts';
+import type { DaemonEvent } from '../../../firmware/daemon.ts';
+import type { IkeEvent } from '../../../firmware/ike/actions.ts';
+import { Lab, requireEnv, waitForLine, withTimeout } from '../../lib/netns.ts';
 import type { LogRecord, Logger } from '../../../firmware/log.ts';
 import { upModel } from '../cli/fixtures.ts';
 import type { ResolvedConfig } from '../../../firmware/config/schema.ts';
@@ -238,4 +245,149 @@ test('Board: open shows booting, attach follows the daemon, watchdog off unless 
   await new Promise<void>((resolve) => setImmediate(resolve));
   on.close();
   assert.equal(readFileSync(join(d, 'wd'), 'utf8'), '.V');
+});
+
+test('Board: the LEDs stay "booting" until the first exchange is over, then follow the daemon', async (t) => {
+  const d = scratch(t);
+  const act = fakeLed(join(d, 'leds'), 'ACT');
+  writeFileSync(join(d, 'model'), 'Raspberry Pi 4 Model B Rev 1.5\0');
+  const board = await Board.open({ tunnel: { remote: '%any' } } as ResolvedConfig, { paths: { deviceTreeModel: join(d, 'model'), leds: join(d, 'leds') }, log: recorder().log });
+  let polls = 0;
+  const daemon = { status: () => { polls++; return upModel(); }, tunnelOverdueMs: () => 0 };
+  let over!: () => void;
+  board.attach(daemon, { firstUpdate: new Promise<void>((r) => { over = r; }) });
+  await new Promise<void>((r) => setImmediate(r));
+  assert.equal(polls, 0, 'no poll during the exchange');
+  assert.equal(readFileSync(join(act, 'trigger'), 'utf8'), 'timer', 'still booting');
+  over();
+  await new Promise<void>((r) => setImmediate(r));
+  assert.equal(polls, 1);
+  assert.equal(readFileSync(join(act, 'brightness'), 'utf8'), '255', 'tunnel up: steady');
+  board.close();
+});
+
+/** A stand-in for the Daemon's event stream. */
+function fakeDaemon(remote: string) {
+  const em = new EventEmitter<{ event: [DaemonEvent] }>();
+  return Object.assign(em, { config: { tunnel: { remote } } });
+}
+const tunnelEvent = (event: IkeEvent): DaemonEvent => ({ type: 'tunnel', event });
+
+test('firstExchangeSettled: ends with child-up or a failure, not with progress; capped; at once for a responder', async () => {
+  const d = fakeDaemon('198.51.100.2');
+  const up = firstExchangeSettled(d, 60_000);
+  d.emit('event', tunnelEvent({ type: 'exchange-sent', ikeId: 'a', exchange: 'IKE_SA_INIT', detail: '' }));
+  d.emit('event', tunnelEvent({ type: 'ike-up', ikeId: 'a', remote: { address: '198.51.100.2', port: 4500 }, proposal: 'p', natLocal: false, natRemote: false, remoteId: 'hq' }));
+  d.emit('event', { type: 'config-applied', sections: [] });
+  assert.equal(d.listenerCount('event'), 1, 'still waiting');
+  const child: IkeEvent = { type: 'child-up', ikeId: 'a', spiIn: '1', spiOut: '2', proposal: 'aes256gcm16', localTs: '', remoteTs: '', rekey: false };
+  d.emit('event', tunnelEvent(child));
+  assert.deepEqual(await up, child);
+  assert.equal(d.listenerCount('event'), 0, 'unsubscribed');
+
+  const failed = firstExchangeSettled(d, 60_000);
+  d.emit('event', tunnelEvent({ type: 'auth-failed', ikeId: 'b', reason: 'AUTHENTICATION_FAILED' }));
+  assert.equal((await failed)?.type, 'auth-failed');
+  const unreachable = firstExchangeSettled(d, 60_000);
+  d.emit('event', tunnelEvent({ type: 'connect-failed', reason: 'cannot reach hq' }));
+  assert.equal((await unreachable)?.type, 'connect-failed');
+
+  const alive = setTimeout(() => {}, 10_000); // the cap's timer is unref'd (it must not hold a stopping daemon)
+  assert.equal(await firstExchangeSettled(d, 1), undefined, 'nothing happened: the cap');
+  clearTimeout(alive);
+  assert.equal(d.listenerCount('event'), 0);
+  assert.equal(await firstExchangeSettled(fakeDaemon('%any'), 60_000), undefined, 'a responder has no first exchange of its own');
+});
+
+test('WAN: default routes from /proc/net/route and ipv6_route', () => {
+  const route4 = [
+    'Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT',
+    'wlan0\t00000000\t0101A8C0\t0003\t0\t0\t600\t00000000\t0\t0\t0',
+    'eth0\t00000000\t010200C0\t0003\t0\t0\t100\t00000000\t0\t0\t0',
+    'eth0\t000200C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0',
+    'eth1\t00000000\t00000000\t0200\t0\t0\t0\t00000000\t0\t0\t0',
+    'bad/name\t00000000\t00000000\t0001\t0\t0\t0\t00000000\t0\t0\t0',
+  ].join('\n');
+  assert.deepEqual(parseDefaultRoutes4(route4), ['eth0', 'wlan0'], 'lowest metric first; not a subnet route, a down route or a bad name');
+  const z = '0'.repeat(32);
+  const route6 = [
+    `fd000000000000000000000000000000 40 ${z} 00 ${z} 00000100 00000001 00000000 00000001     eth0`,
+    `${z} 00 ${z} 00 fd000000000000000000000000000001 00000400 00000003 00000000 00000003     ppp0`,
+    `${z} 00 ${z} 00 ${z} ffffffff 00000001 00000000 00200200       lo`,
+  ].join('\n');
+  assert.deepEqual(parseDefaultRoutes6(route6), ['ppp0'], 'the kernel\'s unreachable ::/0 on lo is not a route');
+  assert.deepEqual(parseDefaultRoutes4(''), []);
+  assert.deepEqual(parseDefaultRoutes6('garbage\n\n  '), []);
+});
+
+test('WAN: a host-name remote is up when a default route\'s interface is', async (t) => {
+  const d = scratch(t);
+  const net = join(d, 'net'), sys = join(d, 'sys');
+  mkdirSync(net);
+  for (const [dev, state] of [['eth0', 'down'], ['ppp0', 'unknown'], ['wlan0', 'up']] as const) {
+    mkdirSync(join(sys, dev), { recursive: true });
+    writeFileSync(join(sys, dev, 'operstate'), `${state}\n`);
+  }
+  const route4 = (dev: string) => `Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\tMTU\tWindow\tIRTT\n${dev}\t00000000\t010200C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n`;
+  const paths = { procNet: net, sysClassNet: sys };
+  writeFileSync(join(net, 'route'), route4('eth0'));
+  assert.equal(await wanUp('hq.example.net', paths), false, 'the default route\'s interface is down');
+  writeFileSync(join(net, 'route'), route4('wlan0'));
+  assert.equal(await wanUp('hq.example.net', paths), true);
+  writeFileSync(join(net, 'route'), route4('ppp0'));
+  assert.equal(await wanUp('hq.example.net', paths), true, 'PPP reports "unknown"');
+  writeFileSync(join(net, 'route'), route4('eth9'));
+  assert.equal(await wanUp('hq.example.net', paths), false, 'no such interface');
+  writeFileSync(join(net, 'route'), 'Iface\tDestination\n');
+  assert.equal(await wanUp('hq.example.net', paths), false, 'no default route (and no ipv6_route file)');
+  assert.equal(await wanUp('%any', paths), true, 'a responder');
+  assert.equal(await interfaceUp('../../etc', sys), false, 'not an interface name');
+  const board = await Board.open({ tunnel: { remote: 'hq.example.net' } } as ResolvedConfig, { paths: { deviceTreeModel: join(d, 'none'), leds: join(d, 'none'), ...paths }, log: recorder().log });
+  writeFileSync(join(net, 'route'), route4('wlan0'));
+  assert.equal(await board.wanUp(), true, 'Board.wanUp reads the same paths');
+  board.close();
+});
+
+test('WAN: an address is looked up in the kernel\'s routes (loopback here)', async () => {
+  assert.equal(await routeDevice('127.0.0.1'), 'lo');
+  assert.equal(await wanUp('127.0.0.1'), true, 'lo reports "unknown"');
+  await assert.rejects(routeDevice('hq.example.net'), RangeError);
+});
+
+test('WAN (root): reachable, unreachable, link down, admin down, default route, in namespaces of our own', { timeout: 60_000 }, async (t) => {
+  if (!requireEnv(t, { root: true, cmds: ['ip'] })) return;
+  const lab = new Lab();
+  try {
+    const box = lab.ns('box'), isp = lab.ns('isp');
+    const [wan, peer] = lab.link(box, '192.0.2.1/24', isp, '192.0.2.2/24');
+    box.ip('addr', 'add', '2001:db8::1/64', 'dev', wan, 'nodad');
+    const check = (...remotes: string[]): Record<string, boolean> =>
+      JSON.parse(box.run(process.execPath, '--import', 'tsx', resolve(import.meta.dirname, 'wan-check.ts'), ...remotes));
+    const far = '203.0.113.9', name = 'hq.example.net';
+    assert.deepEqual(check('192.0.2.2', '2001:db8::2', far, name), { '192.0.2.2': true, '2001:db8::2': true, [far]: false, [name]: false },
+      'on-link addresses reachable; no route beyond, no default route');
+    box.ip('route', 'add', 'default', 'via', '192.0.2.2');
+    assert.deepEqual(check(far, name), { [far]: true, [name]: true }, 'through the default route');
+    // No carrier: the routes stay, the interface is not up. The kernel changes operstate a little
+    // later (linkwatch): wait for it on `ip monitor`, listening once it reports an MTU change of
+    // ours (changed again until it does: a change made before it subscribed is not reported).
+    const mon = lab.track(box.spawn('ip', ['monitor', 'link']));
+    let heard = false;
+    const listening = waitForLine(mon, (l) => / mtu 14\d\d /.test(l), 'ip monitor listening').then(() => { heard = true; });
+    for (let i = 0; i < 50 && !heard; i++) {
+      box.ip('link', 'set', wan, 'mtu', String(1450 - i));
+      await Promise.race([listening, new Promise((r) => setTimeout(r, 200))]);
+    }
+    await withTimeout(listening, 1000, 'ip monitor listening');
+    const carrierGone = waitForLine(mon, (l) => l.includes(`${wan}@`) && /state (LOWERLAYERDOWN|DOWN)/.test(l), 'operstate down');
+    isp.ip('link', 'set', peer, 'down');
+    await withTimeout(carrierGone, 10_000, 'operstate down');
+    assert.match(box.run('cat', `/sys/class/net/${wan}/operstate`), /lowerlayerdown|down/);
+    assert.deepEqual(check('192.0.2.2', far, name), { '192.0.2.2': false, [far]: false, [name]: false }, 'link down');
+    isp.ip('link', 'set', peer, 'up');
+    box.ip('link', 'set', wan, 'down'); // admin down: the kernel drops the routes
+    assert.deepEqual(check('192.0.2.2', far, name), { '192.0.2.2': false, [far]: false, [name]: false }, 'interface down');
+  } finally {
+    await lab.destroy();
+  }
 });
