@@ -235,7 +235,9 @@ export class IkeEngine implements EngineCore {
           nextRetransmitAt: t + this.policy.retransmit.timeoutMs, onResponse, label,
           onTimeout: onTimeout ?? ((t2) => this.killIkeSa(sa, `no answer to ${label} after ${this.policy.retransmit.tries} retransmissions`, t2)),
         };
-        this.log.debug('send', { ike: sa.id, msg: describeMessage(header, payloads), to: `${sa.remote.address}:${sa.remote.port}`, fragments: datagrams.length });
+        // `msg` is a getter: the logger reads fields only for lines it writes, so messages are
+        // described (a string per payload) only at debug level, not in every exchange.
+        this.log.debug('send', { ike: sa.id, get msg() { return describeMessage(header, payloads); }, to: `${sa.remote.address}:${sa.remote.port}`, fragments: datagrams.length });
         for (const d of datagrams) this.send(sa, d);
         // The first steps of a connection, for people watching it come up (console progress).
         if (exchange === ExchangeType.IKE_SA_INIT || exchange === ExchangeType.IKE_AUTH) {
@@ -259,8 +261,9 @@ export class IkeEngine implements EngineCore {
     });
     this.backoffMs = this.policy.reconnectMinMs;
     this.lastError = '';
-    this.event({ type: 'child-up', ikeId: sa.id, spiIn: HEX(child.spiIn), spiOut: HEX(child.spiOut), proposal: child.suite.name, localTs: formatSelectors(child.localTs), remoteTs: formatSelectors(child.remoteTs), rekey });
-    this.log.info(rekey ? 'child-rekeyed' : 'child-up', { ike: sa.id, spi_in: HEX(child.spiIn), spi_out: HEX(child.spiOut), proposal: child.suite.name, local_ts: formatSelectors(child.localTs), remote_ts: formatSelectors(child.remoteTs) });
+    const spiIn = HEX(child.spiIn), spiOut = HEX(child.spiOut), localTs = formatSelectors(child.localTs), remoteTs = formatSelectors(child.remoteTs);
+    this.event({ type: 'child-up', ikeId: sa.id, spiIn, spiOut, proposal: child.suite.name, localTs, remoteTs, rekey });
+    this.log.info(rekey ? 'child-rekeyed' : 'child-up', { ike: sa.id, spi_in: spiIn, spi_out: spiOut, proposal: child.suite.name, local_ts: localTs, remote_ts: remoteTs });
     void now;
   }
 
@@ -482,7 +485,7 @@ export class IkeEngine implements EngineCore {
       payloads = opened;
       this.noteAuthenticatedSource(sa, from, to);
     }
-    this.log.debug('received', { ike: sa.id, msg: describeMessage(m.header, payloads) });
+    this.log.debug('received', { ike: sa.id, get msg() { return describeMessage(m.header, payloads); } });
     sa.lastInboundAt = now;
     sa.pending = undefined;
     sa.nextRequestId++;
@@ -502,7 +505,7 @@ export class IkeEngine implements EngineCore {
     }
     try {
       if (m.encrypted.kind === 'SKF') {
-        this.log.debug('fragment', { ike: sa.id, msg: describeMessage(m.header, [], m.encrypted) });
+        this.log.debug('fragment', { ike: sa.id, get msg() { return describeMessage(m.header, [], m.encrypted); } });
         const r = sa.reassembler.add(m, sa.aeadIn, now);
         if (r.kind === 'rejected') this.log.debug('fragment-rejected', { ike: sa.id, reason: r.reason });
         return r.kind === 'complete' ? r.payloads : null;
@@ -549,11 +552,13 @@ export class IkeEngine implements EngineCore {
     } else {
       this.noteAuthenticatedSource(sa, from, to);
       sa.lastInboundAt = now;
-      this.log.debug('received', { ike: sa.id, msg: describeMessage(m.header, payloads) });
-      answer = this.answer(sa, m.header.exchangeType, payloads, now);
+      const got = payloads;
+      this.log.debug('received', { ike: sa.id, get msg() { return describeMessage(m.header, got); } });
+      answer = this.answer(sa, m.header.exchangeType, got, now);
     }
     const datagrams = sa.seal(m.header.exchangeType, true, id, answer.payloads);
-    this.log.debug('send', { ike: sa.id, msg: describeMessage(sa.header(m.header.exchangeType, true, id), answer.payloads), to: `${from.address}:${from.port}`, fragments: datagrams.length });
+    const answerHeader = sa.header(m.header.exchangeType, true, id), answerPayloads = answer.payloads;
+    this.log.debug('send', { ike: sa.id, get msg() { return describeMessage(answerHeader, answerPayloads); }, to: `${from.address}:${from.port}`, fragments: datagrams.length });
     sa.lastResponse = { messageId: id, datagrams };
     sa.nextPeerRequestId++;
     for (const d of datagrams) this.send(sa, d);

