@@ -160,12 +160,19 @@ export class Tunnel extends EventEmitter<{ event: [IkeEvent] }> {
     this.log.info('stopped', {});
   }
 
+  /** Messages for the peer go out first, then local work (SA installs, events and their
+   *  listeners): a responder's IKE_AUTH answer leaves before the CHILD_SA is installed and the
+   *  daemon hears of it. Safe because it all runs in this one task: ESP the peer sends on the
+   *  answer waits in the socket until the install is done. Otherwise in the engine's order. */
   private run(actions: Action[]): void {
-    for (const a of actions) {
-      try {
-        this.apply(a);
-      } catch (err) {
-        this.log.error('action-failed', { action: a.kind, reason: (err as Error).message });
+    for (const pass of [true, false]) {
+      for (const a of actions) {
+        if ((a.kind === 'send') !== pass) continue;
+        try {
+          this.apply(a);
+        } catch (err) {
+          this.log.error('action-failed', { action: a.kind, reason: (err as Error).message });
+        }
       }
     }
     this.schedule();

@@ -70,7 +70,7 @@ try {
       name: 'hq', env: { OUTPOST_LOG_LEVEL: 'info' },
       config: { device: { id: 'hq' }, lan: { interface: topo.ifs.hqLan, address: '10.2.0.1/24' }, tunnel: { remote: '%any', localId: 'hq.example.net', remoteId: 'branch.example.net', auth: { psk: PSK }, localSubnets: [ADDR.hqSubnet], remoteSubnets: [ADDR.branchSubnet] } },
     }).start();
-    await hqd.waitFor(/listening|running/);
+    await hqd.waitFor(/outpost: running/); // the tunnel's sockets are bound (the control socket opens first)
     rop.push(await cycles(sBranch));
     await hqd.stop();
     await sBranch.stop(); sBranch.cleanup(); sBranch = undefined;
