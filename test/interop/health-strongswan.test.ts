@@ -114,7 +114,16 @@ test('health from the daemon: tunnel up with growing counters, tunnel-down with 
     const again = await w.waitFor(isEvent('tunnel-up'), 'tunnel-up again', { from: w.messages.indexOf(down) });
     const evs = w.on('events').map((m) => m.json);
     assert.deepEqual(evs.map((e) => e.seq), evs.map((_, i) => i + 1), 'consecutive seq');
-    assert.deepEqual(evs.map((e) => e.type).filter((x) => x !== 'rekey'), ['tunnel-up', 'dpd-timeout', 'tunnel-down', 'tunnel-up']);
+    // A reconnect attempt may reach the new charon before its config is loaded (restart starts it,
+    // then loads): that attempt is reported as failed, between the tunnel going down and up again.
+    const types = evs.map((e) => e.type).filter((x) => x !== 'rekey');
+    const failedAttempts = types.filter((x) => x === 'negotiation-failed').length;
+    assert.deepEqual(types.filter((x) => x !== 'negotiation-failed'), ['tunnel-up', 'dpd-timeout', 'tunnel-down', 'tunnel-up']);
+    if (failedAttempts > 0) {
+      assert.ok(types.indexOf('negotiation-failed') > types.indexOf('tunnel-down') && types.lastIndexOf('negotiation-failed') < types.lastIndexOf('tunnel-up'),
+        `failed attempts only while HQ was coming back: ${types.join(', ')}`);
+      t.diagnostic(`${failedAttempts} reconnect attempt(s) reached HQ before its config was loaded`);
+    }
     assert.ok(again);
     assertPing(topo.lanhost, ADDR.hqhost);
     validateAll(w);
