@@ -679,8 +679,9 @@ static void on_readable(uv_poll_t *h, int status, int events) {
       for (unsigned i = 0; i < records; i++) {
         int32_t *m = e->meta + (size_t)i * META_INTS;
         if (m[M_KIND] != K_INNER || m[M_VERDICT] != 1) continue;
-        flow_key_t k;
-        if (e->flows && flow_key_of(e->rx + m[M_OFF], (size_t)m[M_LEN], &k)) flow_cache_put(&e->in_flows, &k, (uint32_t)m[M_SA], 1);
+        flow_key_t k; /* remember what JavaScript accepted (a batch of known flows only: nothing new) */
+        if (need_js && e->flows && flow_key_of(e->rx + m[M_OFF], (size_t)m[M_LEN], &k))
+          flow_cache_put(&e->in_flows, &k, (uint32_t)m[M_SA], 1);
         if (e->tun_vnet) tun_gro_add(&e->gro, e->rx + m[M_OFF], (size_t)m[M_LEN], (void *)(uintptr_t)(uint32_t)m[M_SA]);
         else tun_write(e, slot_of(e, (uint32_t)m[M_SA]), e->rx + m[M_OFF], (size_t)m[M_LEN]);
       }
