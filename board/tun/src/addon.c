@@ -18,12 +18,15 @@
  * Errors are Error objects with .code ("EPERM"), .errno (positive, as in errno(3)) and .op (the step
  * that failed); board/tun/index.ts turns them into sentences for a technician.
  *
- * Reading: a uv_poll_t watches the non-blocking fd (no thread is parked in read(2)). At each wake-up
- * the packets that are ready, at most BATCH_MAX, are read into one slab (a JS ArrayBuffer made
- * once) with their end offsets in a Uint32Array (also made once), and JS is told how many there
- * are: no allocation per batch. board/tun/index.ts copies or slices them. libuv's epoll is
- * level-triggered, so packets left over after BATCH_MAX wake us again on the next loop turn, after
- * timers and other I/O have had theirs.
+ * Reading: the non-blocking fd is watched either by a uv_poll_t on Node's loop or, with a lead
+ * (setLead) whose engine is receiving, by the ESP engine's I/O thread (tun_lead.h join,
+ * io_thread.h): one thread then serves the tunnel's sockets and the device, and known flows never
+ * wake the main thread. At each wake-up the packets that are ready, at most BATCH_MAX, are read
+ * into one slab (a JS ArrayBuffer made once) with their end offsets in a Uint32Array (also made
+ * once), and JS is told how many there are: no allocation per batch (on the thread's way, the
+ * thread waits until the JS call has returned). board/tun/index.ts copies or slices them. Both
+ * ways are level-triggered, so packets left over after BATCH_MAX wake us again at once, after
+ * other I/O has had its turn.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -38,6 +41,14 @@
 #include "tun_dev.h"
 #include "tun_lead.h"
 #include "tun_gso.h"
+
+typedef struct {
+  size_t count;   /* packets read */
+  uint32_t first; /* how many of them the lead took */
+  int news;       /* what the lead wants JavaScript to look at */
+  int err;        /* reading failed (errno), after count packets */
+  const char *op;
+} tun_batch_t;
 
 /* Reading stops once a batch holds BATCH_MAX packets; with offload the last read may be a GSO
  * packet split into up to TUN_GSO_MAX_SEGS segments, so a batch holds at most ENDS_MAX. */
@@ -71,6 +82,11 @@ typedef struct {
   napi_ref slab_ref, ends_ref;
   /* Who sees each batch before JavaScript (setLead, tun_lead.h); take == NULL: nobody. */
   tun_lead_t lead;
+  /* With a lead the device is read on the engine's I/O thread (tun_lead.h join), else by `poll`
+   * on the loop. */
+  uv_loop_t *loop;
+  int joined;          /* the engine's thread, not `poll`, is reading */
+  tun_batch_t pending; /* what that thread hands to the main thread */
 } tun_t;
 
 /* ---- errors ------------------------------------------------------------------------------- */
@@ -125,12 +141,41 @@ static void release(tun_t *t) {
 }
 
 static void on_poll_closed(uv_handle_t *h) { release((tun_t *)h->data); }
+static void on_readable(uv_poll_t *h, int status, int events);
+static int io_work(void *ctx);
+static void io_deliver(void *ctx);
+static void io_orphaned(void *ctx);
+
+/* Starts reading: on the engine's thread when the lead can, else from the loop. 0 or a positive
+ * errno. */
+static int resume_io(tun_t *t) {
+  if (t->lead.take != NULL) {
+    tun_reader_t r = {.fd = t->fd, .ctx = t, .work = io_work, .deliver = io_deliver, .orphaned = io_orphaned};
+    t->joined = t->lead.join(t->lead.ctx, &r) == 0;
+    if (t->joined) return 0;
+  }
+  if (!t->poll_inited) {
+    int r = uv_poll_init(t->loop, &t->poll, t->fd);
+    if (r < 0) return -r;
+    t->poll.data = t;
+    t->poll_inited = 1;
+    t->refs++; /* released by on_poll_closed */
+  }
+  return -uv_poll_start(&t->poll, UV_READABLE, on_readable);
+}
+
+/* Stops reading, either way (the engine joins its thread before it lets go). */
+static void pause_io(tun_t *t) {
+  if (t->joined) t->lead.leave(t->lead.ctx, t);
+  else if (t->poll_inited) (void)uv_poll_stop(&t->poll); /* always 0 for an initialized handle */
+  t->joined = 0;
+}
 
 /* Teardown paths have nobody to report a failed N-API call to, so their statuses are dropped. */
 static void stop_polling(napi_env env, tun_t *t) {
   if (!t->polling) return;
   t->polling = 0;
-  (void)uv_poll_stop(&t->poll); /* always 0 for an initialized handle */
+  pause_io(t);
   (void)napi_delete_reference(env, t->cb);
   (void)napi_delete_reference(env, t->self);
   t->cb = t->self = NULL;
@@ -197,52 +242,46 @@ static int read_more(tun_t *t, size_t n, size_t enough, size_t *more, const char
   return err;
 }
 
-/* One wake-up: read what is ready into the slab, offer it to the lead (setLead), and make one JS
- * call cb(err, count, first, news) unless the lead took every packet and has no news. err is null
- * unless reading failed (polling then stops, since a level-triggered error would spin); count
- * packets were read before it either way, the first `first` of them taken by the lead. With a
+/* One wake-up: read what is ready into the slab and offer it to the lead (setLead). Returns 1 when
+ * JavaScript must see the batch: unless the lead took every packet and has no news. b->err is set
+ * when reading failed (polling then stops, since a level-triggered error would spin); b->count
+ * packets were read before it either way, the first b->first of them taken by the lead. With a
  * lead, the first read's packets go out before the rest of the batch is read: a lone packet (the
  * idle case) leaves without waiting for the read that finds the device empty. */
-static void on_readable(uv_poll_t *h, int status, int events) {
-  (void)events;
-  tun_t *t = h->data;
-  if (!t->polling) return;
-  napi_env env = t->env;
-  size_t count = 0;
-  int err = 0;
-  const char *op = "poll";
-  uint32_t first = 0;
-  int news = 0, more_news = 0;
-  if (status < 0) {
-    err = -status; /* libuv's codes are negated errnos on Linux */
-  } else if (t->lead.take == NULL) {
-    err = read_more(t, 0, BATCH_MAX, &count, &op);
+static int read_batch(tun_t *t, tun_batch_t *b) {
+  int more_news = 0;
+  if (t->lead.take == NULL) {
+    b->err = read_more(t, 0, BATCH_MAX, &b->count, &b->op);
   } else {
-    err = read_more(t, 0, 1, &count, &op); /* one read: a packet, or one offloaded run of segments */
-    if (count > 0) first = t->lead.take(t->lead.ctx, t->slab, SLAB_CAP, t->ends, 0, (uint32_t)count, &news);
-    if (err == 0 && count > 0) {
+    b->err = read_more(t, 0, 1, &b->count, &b->op); /* one read: a packet, or one offloaded run of segments */
+    if (b->count > 0) b->first = t->lead.take(t->lead.ctx, t->slab, SLAB_CAP, t->ends, 0, (uint32_t)b->count, &b->news);
+    if (b->err == 0 && b->count > 0) {
       size_t more = 0;
-      err = read_more(t, count, BATCH_MAX > count ? BATCH_MAX - count : 0, &more, &op);
-      if (first == count) /* all taken so far: the lead goes on */
-        first = t->lead.take(t->lead.ctx, t->slab, SLAB_CAP, t->ends, first, (uint32_t)(count + more), &more_news);
-      count += more;
-      news |= more_news;
+      b->err = read_more(t, b->count, BATCH_MAX > b->count ? BATCH_MAX - b->count : 0, &more, &b->op);
+      if (b->first == b->count) /* all taken so far: the lead goes on */
+        b->first = t->lead.take(t->lead.ctx, t->slab, SLAB_CAP, t->ends, b->first, (uint32_t)(b->count + more), &more_news);
+      b->count += more;
+      b->news |= more_news;
     }
   }
-  if (count == 0 && err == 0) return; /* spurious wake-up */
-  if (first == count && news == 0 && err == 0) return; /* the lead took every packet: no JavaScript */
+  if (b->count == 0 && b->err == 0) return 0; /* spurious wake-up */
+  return !(b->first == b->count && b->news == 0 && b->err == 0);
+}
 
+/* One JS call cb(err, count, first, news) for a batch; err is null unless reading failed. */
+static void deliver_batch(tun_t *t, const tun_batch_t *b) {
+  napi_env env = t->env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
   /* From here stop_polling (ours or the callback's) leaves actx to us: we destroy it below. */
   t->in_callback = 1;
   napi_async_context actx = t->actx;
   napi_value argv[4], cb, recv; /* napi_make_callback wants an object as `this` */
-  int ok = napi_get_null(env, &argv[0]) == napi_ok && napi_create_uint32(env, (uint32_t)count, &argv[1]) == napi_ok &&
-           napi_create_uint32(env, first, &argv[2]) == napi_ok && napi_create_int32(env, news, &argv[3]) == napi_ok &&
+  int ok = napi_get_null(env, &argv[0]) == napi_ok && napi_create_uint32(env, (uint32_t)b->count, &argv[1]) == napi_ok &&
+           napi_create_uint32(env, b->first, &argv[2]) == napi_ok && napi_create_int32(env, b->news, &argv[3]) == napi_ok &&
            napi_get_global(env, &recv) == napi_ok && napi_get_reference_value(env, t->cb, &cb) == napi_ok;
-  if (ok && err) ok = (argv[0] = make_error(env, err, op)) != NULL;
-  if (err || !ok) stop_polling(env, t); /* a level-triggered error would wake us forever */
+  if (ok && b->err) ok = (argv[0] = make_error(env, b->err, b->op)) != NULL;
+  if (b->err || !ok) stop_polling(env, t); /* a level-triggered error would wake us forever */
 
   napi_status s = napi_pending_exception;
   if (ok) s = napi_make_callback(env, actx, recv, cb, 4, argv, NULL);
@@ -256,6 +295,40 @@ static void on_readable(uv_poll_t *h, int status, int events) {
     if (napi_get_and_clear_last_exception(env, &exc) == napi_ok) (void)napi_fatal_exception(env, exc);
   }
   (void)napi_close_handle_scope(env, scope);
+}
+
+static void on_readable(uv_poll_t *h, int status, int events) {
+  (void)events;
+  tun_t *t = h->data;
+  if (!t->polling) return;
+  tun_batch_t b = {.op = "poll"};
+  if (status < 0) b.err = -status; /* libuv's codes are negated errnos on Linux */
+  else if (!read_batch(t, &b)) return;
+  deliver_batch(t, &b);
+}
+
+/* On the engine's thread (tun_lead.h): the same reading, the JS call handed to the main thread. */
+static int io_work(void *ctx) {
+  tun_t *t = ctx;
+  t->pending = (tun_batch_t){.op = "poll"};
+  return read_batch(t, &t->pending);
+}
+
+static void io_deliver(void *ctx) {
+  tun_t *t = ctx;
+  if (t->polling) deliver_batch(t, &t->pending);
+}
+
+/* The engine stopped reading for us: back to the loop. */
+static void io_orphaned(void *ctx) {
+  tun_t *t = ctx;
+  t->joined = 0;
+  if (!t->polling) return;
+  int err = resume_io(t);
+  if (err) { /* nothing would read the device: say so the way a read error does */
+    t->pending = (tun_batch_t){.err = err, .op = "poll"};
+    deliver_batch(t, &t->pending);
+  }
 }
 
 /* ---- methods ------------------------------------------------------------------------------ */
@@ -385,18 +458,7 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
     t->slab = slab;
     t->ends = ends_data;
   }
-  uv_loop_t *loop;
-  CHECK(napi_get_uv_event_loop(env, &loop));
-  if (!t->poll_inited) {
-    int r = uv_poll_init(loop, &t->poll, t->fd);
-    if (r < 0) {
-      throw_errno(env, -r, "uv_poll_init");
-      return NULL;
-    }
-    t->poll.data = t;
-    t->poll_inited = 1;
-    t->refs++; /* released by on_poll_closed */
-  }
+  CHECK(napi_get_uv_event_loop(env, &t->loop));
   napi_value resource, rname;
   napi_ref cb = NULL, self = NULL;
   napi_async_context actx = NULL;
@@ -406,7 +468,7 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
                 napi_async_init(env, resource, rname, &actx) == napi_ok &&
                 napi_create_reference(env, argv[0], 1, &cb) == napi_ok &&
                 napi_create_reference(env, me, 1, &self) == napi_ok;
-  if (refs_ok && (r = uv_poll_start(&t->poll, UV_READABLE, on_readable)) == 0) {
+  if (refs_ok && (r = resume_io(t)) == 0) {
     t->cb = cb;
     t->self = self;
     t->actx = actx;
@@ -416,7 +478,7 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   if (self) (void)napi_delete_reference(env, self);
   if (cb) (void)napi_delete_reference(env, cb);
   if (actx) (void)napi_async_destroy(env, actx);
-  if (refs_ok) throw_errno(env, -r, "uv_poll_start");
+  if (refs_ok) throw_errno(env, r, "start");
   else throw_napi(env, "start");
   return NULL;
 }
@@ -451,12 +513,18 @@ static napi_value js_set_lead(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "setLead(hook | null)");
     return NULL;
   }
-  drop_lead(t);
   if (t->fd < 0) { /* closed: hold nothing */
     if (next.take != NULL) next.release(next.ctx);
     return NULL;
   }
+  if (t->polling) pause_io(t); /* the reader may be inside the old lead: stop it first */
+  drop_lead(t);
   t->lead = next;
+  int err = t->polling ? resume_io(t) : 0; /* and read the new way (thread with a lead) */
+  if (err) {
+    stop_polling(env, t);
+    throw_errno(env, err, "setLead");
+  }
   return NULL;
 }
 

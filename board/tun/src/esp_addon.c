@@ -8,7 +8,7 @@
  *   open(id, esp, Int32Array[2]) -> Buffer | null
  *   bind(address, port, rcvbuf, sndbuf) -> port
  *   rxBuffer() / rxMeta()                     the receive arena and its per-datagram records
- *   start(cb) / stop()                        cb(count) once per received batch (see on_readable)
+ *   start(cb) / stop()                        cb(count, news) once per batch JavaScript must see (rx_work)
  *   sendTo(data, address, port) -> 0 | errno  one datagram (IKE, keepalives)
  *   sealSend(packets, plan, n) -> sent        seal a batch and send it with sendmmsg
  *   attachTun(fd)                             decrypted packets the callback accepts are written here
@@ -21,11 +21,15 @@
  * what costs per packet: the AEAD with a cipher context made once per SA, the replay window,
  * recvmmsg/sendmmsg, and the TUN writes.
  *
- * Receiving: a uv_poll_t watches the non-blocking socket. At each wake-up up to RX_ROUNDS batches
- * of RX_BATCH datagrams are read with recvmmsg into the arena (one 64 KiB slot each, so nothing is
+ * Receiving: the engine's I/O thread (io_thread.h, started by start()) waits on the sockets and,
+ * once a TUN device joined it (tun_lead.h), on the device too: one thread, like a C relay, so a
+ * packet written to the TUN whose answer comes straight back is read by a thread already awake,
+ * and known flows never wake Node's main thread. At each wake-up up to RX_ROUNDS batches of
+ * RX_BATCH datagrams are read with recvmmsg into the arena (one 64 KiB slot each, so nothing is
  * ever truncated), classified (ESP, IKE behind the non-ESP marker, keepalive, junk), ESP opened in
- * place, and the batch handed to JavaScript in one call; accepted inner packets are then written
- * to the TUN device. Packets the kernel dropped because the socket buffer was full are counted
+ * place; a batch JavaScript must see goes to the main thread in one call (the thread waits for it),
+ * and accepted inner packets are then written to the TUN device. The methods and the thread's
+ * work hold the engine's lock; JavaScript is never called with it held. Packets the kernel dropped because the socket buffer was full are counted
  * (the sockets' drop counters, SO_MEMINFO). Memory is fixed at bind time: nothing here grows with traffic.
  *
  * The flow cache (flow_cache.h): with setFlows(true, mtu), the decisions JavaScript makes per flow
@@ -46,6 +50,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,9 +68,11 @@
 #include <uv.h>
 
 #include <openssl/crypto.h>
+#include <pthread.h>
 
 #include "esp_sa.h"
 #include "flow_cache.h"
+#include "io_thread.h"
 #include "tun_lead.h"
 #include "tun_dev.h"
 #include "tun_gso.h"
@@ -140,8 +147,18 @@ typedef struct {
   tun_gro_t gro;
   int closed;
   int refs;
-  int poll_inited, polling, in_callback;
-  uv_poll_t poll, ike_poll;
+  /* Everything here is shared by three threads: the main thread (the methods, the JS callbacks),
+   * the receive thread (io below) and a TUN device's reader calling lead_take. The methods and
+   * the threads' work hold mu; JavaScript is never called with it held. */
+  pthread_mutex_t mu;
+  int polling, in_callback;
+  uv_loop_t *loop;
+  io_thread_t io; /* receives on fd and ike_fd, and reads the joined TUN device */
+  int io_inited;
+  tun_reader_t reader; /* the TUN device read on io (tun_lead.h join) ... */
+  int has_reader;      /* ... if any */
+  unsigned rx_records; /* a batch handed to the main thread: its records ... */
+  int rx_need_js;      /* ... and whether JavaScript decides any of them */
   napi_ref self, cb, rx_ab, meta_ta;
   napi_async_context actx;
   uint8_t *rx;   /* RX_BATCH * RX_SLOT, the backing store of rx_ab (owned by V8) */
@@ -288,16 +305,24 @@ static void release(engine_t *e) {
   free(e->slots);
   flow_cache_free(&e->out_flows);
   flow_cache_free(&e->in_flows);
+  pthread_mutex_destroy(&e->mu);
   free(e);
 }
 
-static void on_poll_closed(uv_handle_t *h) { release((engine_t *)h->data); }
+static void on_io_closed(uv_handle_t *h) { release((engine_t *)((char *)h->data - offsetof(engine_t, io))); }
 
+/* Joins the receive thread: never called with mu held (the thread may be waiting for it). */
 static void stop_polling(napi_env env, engine_t *e) {
   if (!e->polling) return;
+  pthread_mutex_lock(&e->mu);
   e->polling = 0;
-  (void)uv_poll_stop(&e->poll);
-  if (e->ike_fd >= 0) (void)uv_poll_stop(&e->ike_poll);
+  pthread_mutex_unlock(&e->mu);
+  io_thread_stop(&e->io);
+  io_thread_cancel(&e->io, NULL); /* the callback is going: nobody to deliver to */
+  if (e->has_reader) { /* nobody reads the TUN device now: it goes back to its own polling */
+    e->has_reader = 0;
+    e->reader.orphaned(e->reader.ctx);
+  }
   (void)napi_delete_reference(env, e->cb);
   (void)napi_delete_reference(env, e->self);
   e->cb = e->self = NULL;
@@ -311,11 +336,11 @@ static void close_impl(napi_env env, engine_t *e, int from_hook) {
   if (e->closed) return;
   e->closed = 1;
   stop_polling(env, e);
-  if (e->poll_inited) {
-    e->poll_inited = 0;
-    uv_close((uv_handle_t *)&e->poll, on_poll_closed);
-    if (e->ike_fd >= 0) uv_close((uv_handle_t *)&e->ike_poll, on_poll_closed);
+  if (e->io_inited) {
+    e->io_inited = 0;
+    io_thread_close(&e->io, on_io_closed);
   }
+  pthread_mutex_lock(&e->mu); /* a TUN device's reader may still call lead_take */
   if (e->fd >= 0) (void)close(e->fd);
   if (e->ike_fd >= 0) (void)close(e->ike_fd);
   if (e->tun_fd >= 0) (void)close(e->tun_fd);
@@ -332,6 +357,7 @@ static void close_impl(napi_env env, engine_t *e, int from_hook) {
   e->rx_ab = e->meta_ta = NULL;
   e->rx = NULL;
   e->meta = NULL;
+  pthread_mutex_unlock(&e->mu);
 }
 
 static void cleanup_hook(void *arg) {
@@ -613,8 +639,10 @@ static int call_js(engine_t *e, unsigned count) {
   napi_async_context actx = e->actx;
   napi_value argv[2], cb, recv;
   napi_status s = napi_pending_exception;
+  pthread_mutex_lock(&e->mu);
   int news = e->news;
   e->news = 0;
+  pthread_mutex_unlock(&e->mu);
   if (napi_get_global(env, &recv) == napi_ok && napi_get_reference_value(env, e->cb, &cb) == napi_ok &&
       napi_create_uint32(env, count, &argv[0]) == napi_ok && napi_create_int32(env, news, &argv[1]) == napi_ok)
     s = napi_make_callback(env, actx, recv, cb, 2, argv, NULL);
@@ -630,65 +658,107 @@ static int call_js(engine_t *e, unsigned count) {
   return e->polling && !e->closed;
 }
 
-static void on_readable(uv_poll_t *h, int status, int events) {
-  (void)events;
-  engine_t *e = h->data;
-  if (!e->polling) return;
-  if (status < 0) {
-    e->stats[S_SOCKET_ERRORS]++;
-    return;
+/* Reads one batch from fd and classifies it into records (opening ESP in place); returns the
+ * datagrams read (0: none, -1: a socket error, counted). *need_js: JavaScript must decide some. */
+static int rx_read(engine_t *e, int fd, unsigned *records, int *need_js) {
+  int n = rx_batch(e, fd);
+  if (n < 0) {
+    e->stats[S_SOCKET_ERRORS]++; /* ICMP errors queued on the socket and the like: not fatal */
+    return -1;
   }
-  int fd = h == &e->ike_poll ? e->ike_fd : e->fd;
-  for (int round = 0; round < RX_ROUNDS; round++) {
-    int n = rx_batch(e, fd);
-    if (n < 0) {
-      e->stats[S_SOCKET_ERRORS]++; /* ICMP errors queued on the socket and the like: not fatal */
-      return;
+  if (n == 0) return 0;
+  e->stats[S_RX_BATCHES]++;
+  *records = 0;
+  *need_js = 0;
+  for (unsigned i = 0; i < (unsigned)n; i++) {
+    struct msghdr *mh = &e->rx_msgs[i].msg_hdr;
+    size_t len = e->rx_msgs[i].msg_len, base = (size_t)i * RX_SLOT;
+    int trunc = (mh->msg_flags & MSG_TRUNC) != 0;
+    /* Coalesced datagrams (UDP GRO): gso_size bytes each, the last one shorter or equal. */
+    int gso = 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c != NULL; c = CMSG_NXTHDR(mh, c))
+      if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) memcpy(&gso, CMSG_DATA(c), sizeof gso);
+    if (gso <= 0 || (size_t)gso >= len) {
+      *need_js |= rx_one(e, i, (*records)++, base, len, trunc);
+      continue;
     }
-    if (n == 0) return;
-    e->stats[S_RX_BATCHES]++;
-    int need_js = 0;
+    e->stats[S_RX_COALESCED]++;
+    for (size_t o = 0, k = 0; o < len; o += (size_t)gso, k++) {
+      size_t part = len - o < (size_t)gso ? len - o : (size_t)gso;
+      if (k == RX_SEGS_MAX) { /* beyond any real sender's run: junk */
+        e->stats[S_MALFORMED_IN] += (double)((len - o + (size_t)gso - 1) / (size_t)gso);
+        break;
+      }
+      *need_js |= rx_one(e, i, (*records)++, base + o, part, trunc);
+    }
+  }
+  return n;
+}
+
+/* After JavaScript's verdicts (need_js), or for a batch of known flows only: writes the accepted
+ * inner packets to the TUN. With headers, consecutive segments of a TCP flow leave as one GSO
+ * packet; an inner packet starts 16 bytes into its datagram, so the header of a lone one fits in
+ * front of it. */
+static void rx_finish(engine_t *e, unsigned records, int need_js) {
+  if (e->tun_fd < 0) return;
+  for (unsigned i = 0; i < records; i++) {
+    int32_t *m = e->meta + (size_t)i * META_INTS;
+    if (m[M_KIND] != K_INNER || m[M_VERDICT] != 1) continue;
+    flow_key_t k; /* remember what JavaScript accepted (a batch of known flows only: nothing new) */
+    if (need_js && e->flows && flow_key_of(e->rx + m[M_OFF], (size_t)m[M_LEN], &k))
+      flow_cache_put(&e->in_flows, &k, (uint32_t)m[M_SA], 1);
+    if (e->tun_vnet) tun_gro_add(&e->gro, e->rx + m[M_OFF], (size_t)m[M_LEN], (void *)(uintptr_t)(uint32_t)m[M_SA]);
+    else tun_write(e, slot_of(e, (uint32_t)m[M_SA]), e->rx + m[M_OFF], (size_t)m[M_LEN]);
+  }
+  if (e->tun_vnet) tun_gro_flush(&e->gro);
+}
+
+/* On the receive thread (io_thread.h), when a socket is readable: up to RX_ROUNDS batches. A batch
+ * of known flows goes to the TUN from here; one with anything for JavaScript to decide or hear
+ * (news: a rekey is due) is handed to the main thread, which calls cb(count, news) and then
+ * writes what JavaScript accepted (io_deliver). */
+static int rx_work(engine_t *e, int ike) {
+  int hand = 0;
+  pthread_mutex_lock(&e->mu);
+  int fd = ike ? e->ike_fd : e->fd;
+  for (int round = 0; round < RX_ROUNDS && e->polling && !e->closed; round++) {
     unsigned records = 0;
-    for (unsigned i = 0; i < (unsigned)n; i++) {
-      struct msghdr *mh = &e->rx_msgs[i].msg_hdr;
-      size_t len = e->rx_msgs[i].msg_len, base = (size_t)i * RX_SLOT;
-      int trunc = (mh->msg_flags & MSG_TRUNC) != 0;
-      /* Coalesced datagrams (UDP GRO): gso_size bytes each, the last one shorter or equal. */
-      int gso = 0;
-      for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c != NULL; c = CMSG_NXTHDR(mh, c))
-        if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) memcpy(&gso, CMSG_DATA(c), sizeof gso);
-      if (gso <= 0 || (size_t)gso >= len) {
-        need_js |= rx_one(e, i, records++, base, len, trunc);
-        continue;
-      }
-      e->stats[S_RX_COALESCED]++;
-      for (size_t o = 0, k = 0; o < len; o += (size_t)gso, k++) {
-        size_t part = len - o < (size_t)gso ? len - o : (size_t)gso;
-        if (k == RX_SEGS_MAX) { /* beyond any real sender's run: junk */
-          e->stats[S_MALFORMED_IN] += (double)((len - o + (size_t)gso - 1) / (size_t)gso);
-          break;
-        }
-        need_js |= rx_one(e, i, records++, base + o, part, trunc);
-      }
+    int need_js = 0;
+    int n = rx_read(e, fd, &records, &need_js);
+    if (n <= 0) break;
+    if (need_js || e->news) {
+      e->rx_records = records;
+      e->rx_need_js = need_js;
+      hand = 1;
+      break;
     }
-    /* JavaScript is called for what it must decide, or to hear news (a rekey is due). */
-    if ((need_js || e->news) && !call_js(e, records)) return;
-    if (e->tun_fd >= 0) {
-      /* With headers, consecutive segments of a TCP flow leave as one GSO packet; an inner packet
-       * starts 16 bytes into its datagram, so the header of a lone one fits in front of it. */
-      for (unsigned i = 0; i < records; i++) {
-        int32_t *m = e->meta + (size_t)i * META_INTS;
-        if (m[M_KIND] != K_INNER || m[M_VERDICT] != 1) continue;
-        flow_key_t k; /* remember what JavaScript accepted (a batch of known flows only: nothing new) */
-        if (need_js && e->flows && flow_key_of(e->rx + m[M_OFF], (size_t)m[M_LEN], &k))
-          flow_cache_put(&e->in_flows, &k, (uint32_t)m[M_SA], 1);
-        if (e->tun_vnet) tun_gro_add(&e->gro, e->rx + m[M_OFF], (size_t)m[M_LEN], (void *)(uintptr_t)(uint32_t)m[M_SA]);
-        else tun_write(e, slot_of(e, (uint32_t)m[M_SA]), e->rx + m[M_OFF], (size_t)m[M_LEN]);
-      }
-      if (e->tun_vnet) tun_gro_flush(&e->gro);
-    }
-    if (n < RX_BATCH) return;
+    rx_finish(e, records, 0);
+    if (n < RX_BATCH) break;
   }
+  pthread_mutex_unlock(&e->mu);
+  return hand;
+}
+
+static int io_work_esp(void *ctx) { return rx_work(ctx, 0); }
+static int io_work_ike(void *ctx) { return rx_work(ctx, 1); }
+
+static void io_deliver(void *ctx) {
+  engine_t *e = ctx;
+  if (!e->polling || e->closed || !call_js(e, e->rx_records)) return;
+  pthread_mutex_lock(&e->mu);
+  if (!e->closed) rx_finish(e, e->rx_records, e->rx_need_js);
+  pthread_mutex_unlock(&e->mu);
+}
+
+/* Starts the thread on the sockets and the joined TUN device, if any (it must be stopped). */
+static int io_start(engine_t *e) {
+  io_slot_t s[IO_THREAD_SLOTS];
+  int n = 0;
+  s[n++] = (io_slot_t){.fd = e->fd, .ctx = e, .work = io_work_esp, .deliver = io_deliver};
+  if (e->ike_fd >= 0) s[n++] = (io_slot_t){.fd = e->ike_fd, .ctx = e, .work = io_work_ike, .deliver = io_deliver};
+  if (e->has_reader)
+    s[n++] = (io_slot_t){.fd = e->reader.fd, .ctx = e->reader.ctx, .work = e->reader.work, .deliver = e->reader.deliver};
+  return io_thread_start(&e->io, s, n);
 }
 
 /* ---- methods ------------------------------------------------------------------------------ */
@@ -735,6 +805,11 @@ static napi_value js_new(napi_env env, napi_callback_info info) {
   e->env = env;
   e->fd = e->ike_fd = e->tun_fd = -1;
   e->refs = 1;
+  pthread_mutexattr_t ma; /* recursive: a method that meets another path holding it cannot deadlock itself */
+  pthread_mutexattr_init(&ma);
+  pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
+  pthread_mutex_init(&e->mu, &ma);
+  pthread_mutexattr_destroy(&ma);
   if (napi_wrap(env, me, e, finalize, NULL, NULL) != napi_ok) {
     free(e);
     throw_napi(env, "napi_wrap");
@@ -1154,29 +1229,16 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
     e->cb = cb;
     return NULL;
   }
-  uv_loop_t *loop;
   int r = 0;
-  CHECK(napi_get_uv_event_loop(env, &loop));
-  if (!e->poll_inited) {
-    r = uv_poll_init(loop, &e->poll, e->fd);
+  if (!e->io_inited) {
+    CHECK(napi_get_uv_event_loop(env, &e->loop));
+    r = io_thread_init(&e->io, e->loop, "outpost-io");
     if (r < 0) {
-      throw_errno(env, -r, "uv_poll_init");
+      throw_errno(env, -r, "start");
       return NULL;
     }
-    e->poll.data = e;
-    if (e->ike_fd >= 0) {
-      r = uv_poll_init(loop, &e->ike_poll, e->ike_fd);
-      if (r < 0) { /* do without the IKE queue rather than fail */
-        (void)close(e->ike_fd);
-        e->ike_fd = -1;
-        e->stats[S_IKE_SOCKET] = 0;
-      } else {
-        e->ike_poll.data = e;
-        e->refs++; /* released by on_poll_closed */
-      }
-    }
-    e->poll_inited = 1;
-    e->refs++; /* released by on_poll_closed */
+    e->io_inited = 1;
+    e->refs++; /* released by on_io_closed */
   }
   napi_value resource, rname;
   napi_ref cb = NULL, self = NULL;
@@ -1186,20 +1248,19 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
                 napi_async_init(env, resource, rname, &actx) == napi_ok &&
                 napi_create_reference(env, argv[0], 1, &cb) == napi_ok &&
                 napi_create_reference(env, me, 1, &self) == napi_ok;
-  if (refs_ok && (r = uv_poll_start(&e->poll, UV_READABLE, on_readable)) == 0 && e->ike_fd >= 0 &&
-      (r = uv_poll_start(&e->ike_poll, UV_READABLE, on_readable)) != 0)
-    (void)uv_poll_stop(&e->poll);
-  if (refs_ok && r == 0) {
+  if (refs_ok) e->polling = 1; /* before the thread looks */
+  if (refs_ok && (r = io_start(e)) == 0) {
     e->cb = cb;
     e->self = self;
     e->actx = actx;
     e->polling = 1;
     return NULL;
   }
+  e->polling = 0;
   if (self) (void)napi_delete_reference(env, self);
   if (cb) (void)napi_delete_reference(env, cb);
   if (actx) (void)napi_async_destroy(env, actx);
-  if (refs_ok) throw_errno(env, -r, "uv_poll_start");
+  if (refs_ok) throw_errno(env, r, "start");
   else throw_napi(env, "start");
   return NULL;
 }
@@ -1302,11 +1363,39 @@ static uint32_t seal_cached(engine_t *e, const uint8_t *slab, size_t slab_len, c
 static uint32_t lead_take(void *ctx, const uint8_t *slab, size_t slab_len, const uint32_t *ends, uint32_t from,
                           uint32_t count, int *news) {
   engine_t *e = ctx;
+  pthread_mutex_lock(&e->mu);
   uint32_t first = seal_cached(e, slab, slab_len, ends, from, count);
   *news = e->news;
   e->news = 0;
+  pthread_mutex_unlock(&e->mu);
   return first;
 }
+/* The main thread never holds mu here (these come from the TUN device's methods), so joining the
+ * thread to restart it with or without the device cannot wait for ourselves. */
+static int lead_join(void *ctx, const tun_reader_t *reader) {
+  engine_t *e = ctx;
+  if (!e->polling || e->closed) return EAGAIN;
+  if (e->has_reader) return EBUSY;
+  io_thread_stop(&e->io);
+  e->reader = *reader;
+  e->has_reader = 1;
+  int err = io_start(e);
+  if (err) {
+    e->has_reader = 0;
+    (void)io_start(e); /* as before; if even that fails, receiving is over and stats will say */
+  }
+  return err;
+}
+
+static void lead_leave(void *ctx, void *reader_ctx) {
+  engine_t *e = ctx;
+  if (!e->has_reader || e->reader.ctx != reader_ctx) return;
+  io_thread_stop(&e->io);
+  io_thread_cancel(&e->io, reader_ctx);
+  e->has_reader = 0;
+  if (e->polling && !e->closed) (void)io_start(e);
+}
+
 static void lead_retain(void *ctx) { ((engine_t *)ctx)->refs++; }
 static void lead_release(void *ctx) { release((engine_t *)ctx); }
 
@@ -1328,7 +1417,8 @@ static napi_value js_tun_lead_hook(napi_env env, napi_callback_info info) {
     throw_errno(env, ENOMEM, "malloc");
     return NULL;
   }
-  *l = (tun_lead_t){.magic = TUN_LEAD_MAGIC, .take = lead_take, .retain = lead_retain, .release = lead_release, .ctx = e};
+  *l = (tun_lead_t){.magic = TUN_LEAD_MAGIC, .take = lead_take, .join = lead_join, .leave = lead_leave,
+                    .retain = lead_retain, .release = lead_release, .ctx = e};
   lead_retain(e);
   if (napi_create_external(env, l, free_lead, NULL, &result) != napi_ok) {
     free_lead(env, l, NULL);
@@ -1531,27 +1621,48 @@ static napi_value js_buffer_sizes(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* Every method but start's counterparts stop and close (which join the receive thread, so must
+ * not hold the lock) runs with the engine's lock held: the data arrives as the method's `data`. */
+typedef napi_value (*method_fn)(napi_env, napi_callback_info);
+static napi_value locked(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  napi_value me;
+  void *data = NULL, *native = NULL;
+  if (napi_get_cb_info(env, info, &argc, NULL, &me, &data) != napi_ok) {
+    throw_napi(env, "arguments");
+    return NULL;
+  }
+  method_fn fn = (method_fn)data;
+  if (napi_unwrap(env, me, &native) != napi_ok || native == NULL) return fn(env, info); /* it throws */
+  engine_t *e = native;
+  pthread_mutex_lock(&e->mu);
+  napi_value r = fn(env, info);
+  pthread_mutex_unlock(&e->mu);
+  return r;
+}
+#define LOCKED(name, fn) {name, NULL, locked, NULL, NULL, NULL, napi_default, (void *)(fn)}
+
 NAPI_MODULE_INIT() {
   napi_property_descriptor methods[] = {
-      {"addSa", NULL, js_add_sa, NULL, NULL, NULL, napi_default, NULL},
-      {"removeSa", NULL, js_remove_sa, NULL, NULL, NULL, napi_default, NULL},
-      {"setRemote", NULL, js_set_remote, NULL, NULL, NULL, napi_default, NULL},
-      {"saStats", NULL, js_sa_stats, NULL, NULL, NULL, napi_default, NULL},
-      {"seal", NULL, js_seal, NULL, NULL, NULL, napi_default, NULL},
-      {"open", NULL, js_open, NULL, NULL, NULL, napi_default, NULL},
-      {"bind", NULL, js_bind, NULL, NULL, NULL, napi_default, NULL},
-      {"rxBuffer", NULL, js_rx_buffer, NULL, NULL, NULL, napi_default, NULL},
-      {"rxMeta", NULL, js_rx_meta, NULL, NULL, NULL, napi_default, NULL},
-      {"start", NULL, js_start, NULL, NULL, NULL, napi_default, NULL},
+      LOCKED("addSa", js_add_sa),
+      LOCKED("removeSa", js_remove_sa),
+      LOCKED("setRemote", js_set_remote),
+      LOCKED("saStats", js_sa_stats),
+      LOCKED("seal", js_seal),
+      LOCKED("open", js_open),
+      LOCKED("bind", js_bind),
+      LOCKED("rxBuffer", js_rx_buffer),
+      LOCKED("rxMeta", js_rx_meta),
+      LOCKED("start", js_start),
       {"stop", NULL, js_stop, NULL, NULL, NULL, napi_default, NULL},
-      {"sendTo", NULL, js_send_to, NULL, NULL, NULL, napi_default, NULL},
-      {"sealSend", NULL, js_seal_send, NULL, NULL, NULL, napi_default, NULL},
-      {"sealCached", NULL, js_seal_cached, NULL, NULL, NULL, napi_default, NULL},
-      {"setFlows", NULL, js_set_flows, NULL, NULL, NULL, napi_default, NULL},
-      {"tunLeadHook", NULL, js_tun_lead_hook, NULL, NULL, NULL, napi_default, NULL},
-      {"attachTun", NULL, js_attach_tun, NULL, NULL, NULL, napi_default, NULL},
-      {"stats", NULL, js_stats, NULL, NULL, NULL, napi_default, NULL},
-      {"bufferSizes", NULL, js_buffer_sizes, NULL, NULL, NULL, napi_default, NULL},
+      LOCKED("sendTo", js_send_to),
+      LOCKED("sealSend", js_seal_send),
+      LOCKED("sealCached", js_seal_cached),
+      LOCKED("setFlows", js_set_flows),
+      LOCKED("tunLeadHook", js_tun_lead_hook),
+      LOCKED("attachTun", js_attach_tun),
+      LOCKED("stats", js_stats),
+      LOCKED("bufferSizes", js_buffer_sizes),
       {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_value cls, v;

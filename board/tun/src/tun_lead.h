@@ -6,11 +6,23 @@
  *
  * The ESP addon makes one (EspEngine.tunLeadHook(), a JS External) and the TUN device copies it
  * (setLead) and holds a reference on the engine through retain/release: the engine's memory stays
- * valid for as long as a device may call take(); a closed engine takes nothing. */
+ * valid for as long as a device may call take(); a closed engine takes nothing. While both poll,
+ * the device is read on the engine's I/O thread (join/leave), which also serves the sockets. */
 #include <stddef.h>
 #include <stdint.h>
 
-#define TUN_LEAD_MAGIC 0x4f50544cu /* "OPTL": refuse an External of another kind or version */
+#define TUN_LEAD_MAGIC 0x4f505432u /* "OPT2": refuse an External of another kind or version */
+
+/* How the device is read on the engine's I/O thread (io_thread.h): work and deliver as there;
+ * orphaned runs on the main thread when the engine stops reading, and the device then reads
+ * from the event loop again. */
+typedef struct {
+  int fd;
+  void *ctx;
+  int (*work)(void *ctx);
+  void (*deliver)(void *ctx);
+  void (*orphaned)(void *ctx);
+} tun_reader_t;
 
 typedef struct {
   uint32_t magic;
@@ -19,6 +31,10 @@ typedef struct {
    * *news non-zero when JavaScript must look at the engine (esp.ts News bits). */
   uint32_t (*take)(void *ctx, const uint8_t *slab, size_t slab_len, const uint32_t *ends, uint32_t from, uint32_t count,
                    int *news);
+  /* The engine's I/O thread reads the device from now on (0), or cannot (an errno: the engine is
+   * not receiving, or reads another device); leave undoes join (main thread, both). */
+  int (*join)(void *ctx, const tun_reader_t *reader);
+  void (*leave)(void *ctx, void *reader_ctx);
   void (*retain)(void *ctx);
   void (*release)(void *ctx);
   void *ctx;

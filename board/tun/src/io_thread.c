@@ -1,0 +1,136 @@
+/* The data plane's I/O thread (io_thread.h). */
+#define _GNU_SOURCE
+#include "io_thread.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+static void on_async(uv_async_t *a) {
+  io_thread_t *t = a->data;
+  pthread_mutex_lock(&t->mu);
+  int handed = t->handed;
+  io_slot_t slot = t->pending;
+  pthread_mutex_unlock(&t->mu);
+  if (!handed) return; /* coalesced, or cancelled meanwhile */
+  /* deliver may stop and restart the thread: the new run waits until the hand-off is cleared. */
+  slot.deliver(slot.ctx);
+  pthread_mutex_lock(&t->mu);
+  t->handed = 0;
+  pthread_cond_signal(&t->cv);
+  pthread_mutex_unlock(&t->mu);
+}
+
+int io_thread_init(io_thread_t *t, uv_loop_t *loop, const char *name) {
+  memset(t, 0, sizeof *t);
+  t->name = name;
+  t->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (t->wake_fd < 0) return -errno;
+  int r = uv_async_init(loop, &t->async, on_async);
+  if (r < 0) {
+    (void)close(t->wake_fd);
+    return r;
+  }
+  t->async.data = t;
+  uv_unref((uv_handle_t *)&t->async);
+  pthread_mutex_init(&t->mu, NULL);
+  pthread_cond_init(&t->cv, NULL);
+  return 0;
+}
+
+static int stopping(io_thread_t *t) { return __atomic_load_n(&t->stopping, __ATOMIC_ACQUIRE); }
+
+/* Waits while a hand-off is with the main thread; 0 when stopping. */
+static int wait_handed(io_thread_t *t) {
+  pthread_mutex_lock(&t->mu);
+  while (t->handed && !t->stopping) pthread_cond_wait(&t->cv, &t->mu);
+  int go = !t->stopping;
+  pthread_mutex_unlock(&t->mu);
+  return go;
+}
+
+static void *run(void *arg) {
+  io_thread_t *t = arg;
+  struct pollfd p[IO_THREAD_SLOTS + 1];
+  if (!wait_handed(t)) return NULL; /* one from before a restart */
+  for (;;) {
+    for (int i = 0; i < t->nslots; i++) p[i] = (struct pollfd){.fd = t->slots[i].fd, .events = POLLIN};
+    p[t->nslots] = (struct pollfd){.fd = t->wake_fd, .events = POLLIN};
+    if (poll(p, (nfds_t)t->nslots + 1, -1) < 0 && errno != EINTR) break; /* EFAULT, EINVAL: a bug, not load */
+    for (int i = 0; i < t->nslots && !stopping(t); i++) {
+      if (p[i].revents == 0) continue;
+      int hand = t->slots[i].work(t->slots[i].ctx);
+      if (p[i].revents & POLLNVAL) t->slots[i].fd = -1; /* closed under us (a bug): report once, then ignore */
+      if (!hand) continue;
+      pthread_mutex_lock(&t->mu);
+      t->handed = 1;
+      t->pending = t->slots[i];
+      pthread_mutex_unlock(&t->mu);
+      uv_async_send(&t->async);
+      if (!wait_handed(t)) break;
+    }
+    if (stopping(t)) break;
+  }
+  return NULL;
+}
+
+int io_thread_start(io_thread_t *t, const io_slot_t *slots, int nslots) {
+  if (t->started) return EBUSY;
+  if (nslots < 1 || nslots > IO_THREAD_SLOTS) return EINVAL;
+  memcpy(t->slots, slots, (size_t)nslots * sizeof *slots);
+  t->nslots = nslots;
+  pthread_mutex_lock(&t->mu);
+  t->stopping = 0;
+  pthread_mutex_unlock(&t->mu);
+  uint64_t junk;
+  while (read(t->wake_fd, &junk, sizeof junk) > 0) {
+  }
+  /* Signals stay with Node's main thread: the new thread starts with all of them blocked. A
+   * small stack: the work runs on the engines' own buffers. */
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, 256 * 1024);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  int err = pthread_create(&t->tid, &attr, run, t);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  pthread_attr_destroy(&attr);
+  if (err) return err;
+  (void)pthread_setname_np(t->tid, t->name);
+  t->started = 1;
+  uv_ref((uv_handle_t *)&t->async);
+  return 0;
+}
+
+void io_thread_stop(io_thread_t *t) {
+  if (!t->started) return;
+  pthread_mutex_lock(&t->mu);
+  __atomic_store_n(&t->stopping, 1, __ATOMIC_RELEASE);
+  pthread_cond_signal(&t->cv);
+  pthread_mutex_unlock(&t->mu);
+  uint64_t one = 1;
+  while (write(t->wake_fd, &one, sizeof one) < 0 && errno == EINTR) {
+  }
+  (void)pthread_join(t->tid, NULL);
+  t->started = 0;
+  uv_unref((uv_handle_t *)&t->async);
+}
+
+void io_thread_cancel(io_thread_t *t, void *ctx) {
+  pthread_mutex_lock(&t->mu);
+  if (t->handed && (ctx == NULL || t->pending.ctx == ctx)) t->handed = 0;
+  pthread_mutex_unlock(&t->mu);
+}
+
+void io_thread_close(io_thread_t *t, uv_close_cb cb) {
+  (void)close(t->wake_fd);
+  t->wake_fd = -1;
+  pthread_mutex_destroy(&t->mu);
+  pthread_cond_destroy(&t->cv);
+  uv_close((uv_handle_t *)&t->async, cb);
+}

@@ -1,0 +1,59 @@
+#ifndef OUTPOST_IO_THREAD_H
+#define OUTPOST_IO_THREAD_H
+/* A thread that waits for the data plane's fds to become readable and handles them off the event
+ * loop.
+ *
+ * Why: at idle, a packet that wakes Node's main thread pays for libuv's loop turn (its timers,
+ * check and idle handles, a second epoll for loop metrics) before and after the work, and on a
+ * small machine that time sits on the packet's path. One thread parked in poll(2) on all the
+ * tunnel's fds (the ESP sockets and the TUN device) pays only for the work, like a C relay would:
+ * a packet written to the TUN whose answer comes straight back is read by the same thread, awake.
+ *
+ * Each slot is an fd with its handlers. work(ctx) runs on the thread when the fd is readable (or
+ * in error) and returns 0 when it handled everything itself, or 1 to hand over to the main
+ * thread: deliver(ctx) then runs there (from a uv_async), and the thread waits until deliver has
+ * returned before it polls again. So buffers the thread filled are read by JavaScript in place,
+ * and packets keep their order. A hand-off survives a stop: a restarted thread first waits for
+ * it (cancel drops it, for a slot that goes away).
+ *
+ * Everything but work runs on the main thread: init once; set the slots and start, stop (which
+ * joins the thread: never with a lock that a work function takes), as often as needed; close once
+ * after the last stop. While stopped the uv handle does not keep the loop alive. */
+#include <pthread.h>
+#include <uv.h>
+
+#define IO_THREAD_SLOTS 3
+
+typedef struct {
+  int fd;
+  void *ctx;
+  int (*work)(void *ctx);
+  void (*deliver)(void *ctx);
+} io_slot_t;
+
+typedef struct {
+  const char *name; /* the thread's name in ps/top (at most 15 characters) */
+  io_slot_t slots[IO_THREAD_SLOTS];
+  int nslots;
+  int wake_fd; /* an eventfd: written by stop */
+  pthread_t tid;
+  int started;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int handed;       /* a hand-off waits for the main thread (under mu) ... */
+  io_slot_t pending; /* ... from this slot; it outlives a restart: the next run waits for it */
+  int stopping;     /* under mu; read by the thread without it (atomic) */
+  uv_async_t async;
+} io_thread_t;
+
+/* 0 or a negative errno. */
+int io_thread_init(io_thread_t *t, uv_loop_t *loop, const char *name);
+/* Starts with these slots (copied). 0 or a positive errno. */
+int io_thread_start(io_thread_t *t, const io_slot_t *slots, int nslots);
+void io_thread_stop(io_thread_t *t);
+/* Drops a hand-off not yet delivered, of the slot with this ctx (NULL: any). */
+void io_thread_cancel(io_thread_t *t, void *ctx);
+/* After the last stop; cb runs once the handle is closed, with h->data == t. */
+void io_thread_close(io_thread_t *t, uv_close_cb cb);
+
+#endif
