@@ -3,10 +3,12 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Lab, requireEnv, sh, type Netns } from '../lib/netns.ts';
 import { TunDevice, TunError, TUN_BATCH_MAX, tunAddonCandidates } from '../../board/tun/index.ts';
+import { espAddonCandidates } from '../../board/tun/esp.ts';
+import { UdpTransport } from '../../firmware/gateway/udp.ts';
 
 const LOCAL = '10.99.0.1', PEER = '10.99.0.2';
 const TUN_MODULE = fileURLToPath(new URL('../../board/tun/index.ts', import.meta.url));
@@ -108,6 +110,71 @@ test('TUN: ping through the device, answered from JavaScript', async (t) => {
     assert.deepEqual(written, [true, true, true]);
   } finally {
     tun?.close();
+    await lab.destroy();
+  }
+});
+
+/** Read system calls so far of this process's threads named `name` (/proc task io accounting). */
+function threadReads(name: string): number | undefined {
+  let total: number | undefined;
+  for (const tid of readdirSync('/proc/self/task')) {
+    try {
+      if (readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() !== name) continue;
+      total = (total ?? 0) + Number(/syscr: (\d+)/.exec(readFileSync(`/proc/self/task/${tid}/io`, 'utf8'))![1]);
+    } catch { /* the thread ended meanwhile */ }
+  }
+  return total;
+}
+
+test('TUN with an ESP engine\'s lead: read on the engine\'s I/O thread, back on the loop when the engine stops or the lead goes', async (t) => {
+  if (!ready(t) || !requireEnv(t, { files: [espAddonCandidates().find(existsSync) ?? espAddonCandidates().at(-1)!] })) return;
+  const lab = new Lab();
+  let tun: TunDevice | undefined;
+  const transports: UdpTransport[] = [];
+  const engine = async () => {
+    const u = await UdpTransport.open({ bindAddress: '127.0.0.1', ikePort: null, natTPort: 0, fastPath: true });
+    transports.push(u);
+    return u.fastPath!.engine;
+  };
+  try {
+    const made = tunInNamespace(lab);
+    const device = (tun = made.tun);
+    let answered = 0;
+    device.onPackets((batch) => {
+      for (const pkt of batch) {
+        const echo = answerEcho(pkt);
+        if (echo && device.write(echo.reply)) answered++;
+      }
+    });
+    const pings = async (what: string) => {
+      const before = answered;
+      const { code, out } = await finished(lab.track(made.ns.spawn('ping', ['-n', '-c', '3', '-W', '2', '-i', '0.2', PEER])));
+      assert.equal(code, 0, `${what}: ${out}`);
+      assert.equal(answered - before, 3, what);
+    };
+    // No SA and no flow: the engine takes nothing, so every packet is handed to JavaScript.
+    device.setLead((await engine()).tunLeadHook());
+    const io0 = threadReads('outpost-io');
+    assert.notEqual(io0, undefined, 'the engine runs its I/O thread');
+    await pings('read by the engine\'s thread');
+    assert.ok(threadReads('outpost-io')! >= io0! + 3, 'the TUN reads happened on the I/O thread');
+
+    transports.shift()!.close(); // the engine stops receiving: the device goes back to the loop
+    assert.equal(threadReads('outpost-io'), undefined, 'the I/O thread ended');
+    await pings('read from the loop after the engine closed');
+
+    device.setLead((await engine()).tunLeadHook()); // a new lead while reading: joins at once
+    const io1 = threadReads('outpost-io')!;
+    await pings('joined again');
+    assert.ok(threadReads('outpost-io')! >= io1 + 3);
+
+    device.setLead(null); // and back to the loop, the engine still running
+    const io2 = threadReads('outpost-io')!;
+    await pings('no lead');
+    assert.equal(threadReads('outpost-io'), io2, 'the I/O thread no longer reads the device');
+  } finally {
+    tun?.close();
+    for (const u of transports) u.close();
     await lab.destroy();
   }
 });
