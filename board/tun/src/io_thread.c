@@ -3,7 +3,7 @@
 #include "io_thread.h"
 
 #include <errno.h>
-#include <poll.h>
+#include <sys/epoll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
@@ -28,6 +28,7 @@ static void on_async(uv_async_t *a) {
 int io_thread_init(io_thread_t *t, uv_loop_t *loop, const char *name) {
   memset(t, 0, sizeof *t);
   t->name = name;
+  t->ep = -1;
   t->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (t->wake_fd < 0) return -errno;
   int r = uv_async_init(loop, &t->async, on_async);
@@ -55,17 +56,15 @@ static int wait_handed(io_thread_t *t) {
 
 static void *run(void *arg) {
   io_thread_t *t = arg;
-  struct pollfd p[IO_THREAD_SLOTS + 1];
+  struct epoll_event ev[IO_THREAD_SLOTS + 1];
   if (!wait_handed(t)) return NULL; /* one from before a restart */
   for (;;) {
-    for (int i = 0; i < t->nslots; i++) p[i] = (struct pollfd){.fd = t->slots[i].fd, .events = POLLIN};
-    p[t->nslots] = (struct pollfd){.fd = t->wake_fd, .events = POLLIN};
-    if (poll(p, (nfds_t)t->nslots + 1, -1) < 0 && errno != EINTR) break; /* EFAULT, EINVAL: a bug, not load */
-    for (int i = 0; i < t->nslots && !stopping(t); i++) {
-      if (p[i].revents == 0) continue;
-      int hand = t->slots[i].work(t->slots[i].ctx);
-      if (p[i].revents & POLLNVAL) t->slots[i].fd = -1; /* closed under us (a bug): report once, then ignore */
-      if (!hand) continue;
+    int n = epoll_wait(t->ep, ev, IO_THREAD_SLOTS + 1, -1);
+    if (n < 0 && errno != EINTR) break; /* EBADF, EINVAL: a bug, not load */
+    for (int k = 0; k < n && !stopping(t); k++) {
+      int i = (int)ev[k].data.u32;
+      if (i == IO_THREAD_SLOTS) continue; /* the wake fd: stopping is checked below */
+      if (!t->slots[i].work(t->slots[i].ctx)) continue;
       pthread_mutex_lock(&t->mu);
       t->handed = 1;
       t->pending = t->slots[i];
@@ -83,6 +82,18 @@ int io_thread_start(io_thread_t *t, const io_slot_t *slots, int nslots) {
   if (nslots < 1 || nslots > IO_THREAD_SLOTS) return EINVAL;
   memcpy(t->slots, slots, (size_t)nslots * sizeof *slots);
   t->nslots = nslots;
+  /* Level-triggered, like libuv's: what a work call leaves unread wakes the thread again. */
+  t->ep = epoll_create1(EPOLL_CLOEXEC);
+  if (t->ep < 0) return errno;
+  for (int i = 0; i <= nslots; i++) {
+    struct epoll_event ev = {.events = EPOLLIN, .data.u32 = i == nslots ? IO_THREAD_SLOTS : (uint32_t)i};
+    if (epoll_ctl(t->ep, EPOLL_CTL_ADD, i == nslots ? t->wake_fd : slots[i].fd, &ev) < 0) {
+      int err = errno;
+      (void)close(t->ep);
+      t->ep = -1;
+      return err;
+    }
+  }
   pthread_mutex_lock(&t->mu);
   t->stopping = 0;
   pthread_mutex_unlock(&t->mu);
@@ -100,7 +111,11 @@ int io_thread_start(io_thread_t *t, const io_slot_t *slots, int nslots) {
   int err = pthread_create(&t->tid, &attr, run, t);
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   pthread_attr_destroy(&attr);
-  if (err) return err;
+  if (err) {
+    (void)close(t->ep);
+    t->ep = -1;
+    return err;
+  }
   (void)pthread_setname_np(t->tid, t->name);
   t->started = 1;
   uv_ref((uv_handle_t *)&t->async);
@@ -117,6 +132,8 @@ void io_thread_stop(io_thread_t *t) {
   while (write(t->wake_fd, &one, sizeof one) < 0 && errno == EINTR) {
   }
   (void)pthread_join(t->tid, NULL);
+  (void)close(t->ep);
+  t->ep = -1;
   t->started = 0;
   uv_unref((uv_handle_t *)&t->async);
 }

@@ -1,11 +1,11 @@
 #ifndef OUTPOST_IO_THREAD_H
 #define OUTPOST_IO_THREAD_H
-/* A thread that waits for the data plane's fds to become readable and handles them off the event
+/* A thread that waits (epoll) for the data plane's fds to become readable and handles them off the event
  * loop.
  *
  * Why: at idle, a packet that wakes Node's main thread pays for libuv's loop turn (its timers,
  * check and idle handles, a second epoll for loop metrics) before and after the work, and on a
- * small machine that time sits on the packet's path. One thread parked in poll(2) on all the
+ * small machine that time sits on the packet's path. One thread parked in epoll_wait on all the
  * tunnel's fds (the ESP sockets and the TUN device) pays only for the work, like a C relay would:
  * a packet written to the TUN whose answer comes straight back is read by the same thread, awake.
  *
@@ -36,6 +36,7 @@ typedef struct {
   io_slot_t slots[IO_THREAD_SLOTS];
   int nslots;
   int wake_fd; /* an eventfd: written by stop */
+  int ep;      /* the epoll set of a run: the slots' fds and wake_fd */
   pthread_t tid;
   int started;
   pthread_mutex_t mu;
