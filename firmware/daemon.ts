@@ -8,6 +8,7 @@ import type { ResolvedConfig } from './config/schema.ts';
 import { STATUS_MODEL_VERSION, type HealthLinkStatus, type StatusModel } from './cli/status-model.ts';
 import { ControlServer } from './gateway/control.ts';
 import { policyFromConfig } from './gateway/policy-from-config.ts';
+import { busyPollFromEnv } from './gateway/udp.ts';
 import { Tunnel } from './gateway/tunnel.ts';
 import { tunnelMtuForProposals, wanMtu } from './gateway/tunnel-mtu.ts';
 import type { IkeEvent } from './ike/actions.ts';
@@ -122,6 +123,7 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     const tunnel = new Tunnel({
       name: 'hq', policy, remote: cfg.tunnel.remote, tunName: this.opts.tunName, tunMtu, innerMtu,
       remoteSubnets: cfg.tunnel.remoteSubnets, routeSrc: cfg.lan.address.split('/')[0]!, localIdText: cfg.tunnel.localId,
+      busyPollMicros: busyPollFromEnv(),
     });
     tunnel.on('event', (e) => this.emit('event', { type: 'tunnel', event: e }));
     this.tunnel = tunnel;

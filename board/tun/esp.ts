@@ -57,7 +57,8 @@ export interface NativeEspEngine {
   bind(address: string, port: number, recvBufferBytes: number, sendBufferBytes: number): number;
   rxBuffer(): ArrayBuffer;
   rxMeta(): Int32Array;
-  start(cb: (count: number, news: number) => void): void;
+  /** busyPollUs: how long the I/O thread keeps polling after work before it sleeps (0: never; io_thread.h). */
+  start(cb: (count: number, news: number) => void, busyPollUs?: number): void;
   stop(): void;
   sendTo(data: Uint8Array, address: string, port: number): number;
   /** Returns News bits (0 in the common case). */

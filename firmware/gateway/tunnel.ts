@@ -16,7 +16,7 @@ import { DataPlane, type PacketSink } from './dataplane.ts';
 import { MtuGuard } from './mtu-guard.ts';
 import { NatKeepalive } from './keepalive.ts';
 import { addRoutes, removeRoutes } from './routes.ts';
-import { UdpTransport } from './udp.ts';
+import { DEFAULT_BUSY_POLL_US, UdpTransport } from './udp.ts';
 import { warmUpCrypto, warmUpIke } from './warm-up.ts';
 
 export interface TunnelOptions {
@@ -36,6 +36,8 @@ export interface TunnelOptions {
   ikePort?: number;
   natTPort?: number;
   localIdText: string;
+  /** The data plane's busy polling after work, µs (udp.ts busyPollFromEnv); default DEFAULT_BUSY_POLL_US. */
+  busyPollMicros?: number;
   log?: Logger;
 }
 
@@ -68,6 +70,7 @@ export class Tunnel extends EventEmitter<{ event: [IkeEvent] }> {
     const udp = await UdpTransport.open({
       bindAddress: this.opts.bindAddress ?? '0.0.0.0', ikePort: this.opts.ikePort ?? IKE_PORT,
       ...(this.opts.natTPort !== undefined ? { natTPort: this.opts.natTPort } : {}), log: this.log.child('udp'),
+      busyPollMicros: this.opts.busyPollMicros ?? DEFAULT_BUSY_POLL_US,
     });
     this.udp = udp;
     const plane = new DataPlane({

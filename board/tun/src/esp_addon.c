@@ -8,7 +8,8 @@
  *   open(id, esp, Int32Array[2]) -> Buffer | null
  *   bind(address, port, rcvbuf, sndbuf) -> port
  *   rxBuffer() / rxMeta()                     the receive arena and its per-datagram records
- *   start(cb) / stop()                        cb(count, news) once per batch JavaScript must see (rx_work)
+ *   start(cb, busyPollUs) / stop()            cb(count, news) once per batch JavaScript must see (rx_work);
+ *                                             busyPollUs: the I/O thread's busy polling (io_thread.h)
  *   sendTo(data, address, port) -> 0 | errno  one datagram (IKE, keepalives)
  *   sealSend(packets, plan, n) -> sent        seal a batch and send it with sendmmsg
  *   attachTun(fd)                             decrypted packets the callback accepts are written here
@@ -78,6 +79,8 @@
 #include "tun_gso.h"
 
 #define MAX_SAS 1024
+#define BUSY_POLL_MAX_US 1000
+#define BUSY_POLL_MAX_TEXT "1000"
 #define RX_BATCH 32
 #define RX_ROUNDS 4
 #define RX_SLOT 65536
@@ -157,6 +160,7 @@ typedef struct {
   int io_inited;
   tun_reader_t reader; /* the TUN device read on io (tun_lead.h join) ... */
   int has_reader;      /* ... if any */
+  unsigned busy_poll_us; /* how long io polls after work before it blocks (io_thread.h) */
   unsigned rx_records; /* a batch handed to the main thread: its records ... */
   int rx_need_js;      /* ... and whether JavaScript decides any of them */
   napi_ref self, cb, rx_ab, meta_ta;
@@ -758,7 +762,7 @@ static int io_start(engine_t *e) {
   if (e->ike_fd >= 0) s[n++] = (io_slot_t){.fd = e->ike_fd, .ctx = e, .work = io_work_ike, .deliver = io_deliver};
   if (e->has_reader)
     s[n++] = (io_slot_t){.fd = e->reader.fd, .ctx = e->reader.ctx, .work = e->reader.work, .deliver = e->reader.deliver};
-  return io_thread_start(&e->io, s, n);
+  return io_thread_start(&e->io, s, n, e->busy_poll_us);
 }
 
 /* ---- methods ------------------------------------------------------------------------------ */
@@ -1209,13 +1213,18 @@ static napi_value js_rx_meta(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_start(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1], me;
+  size_t argc = 2;
+  napi_value argv[2], me;
   engine_t *e = this_engine(env, info, &argc, argv, &me, 1);
   if (e == NULL) return NULL;
   napi_valuetype type;
   if (argc < 1 || napi_typeof(env, argv[0], &type) != napi_ok || type != napi_function) {
-    napi_throw_type_error(env, NULL, "start(cb): cb must be a function");
+    napi_throw_type_error(env, NULL, "start(cb, busyPollUs): cb must be a function");
+    return NULL;
+  }
+  uint32_t spin = 0;
+  if (argc >= 2 && (napi_get_value_uint32(env, argv[1], &spin) != napi_ok || spin > BUSY_POLL_MAX_US)) {
+    napi_throw_range_error(env, NULL, "start(cb, busyPollUs): busyPollUs must be 0.." BUSY_POLL_MAX_TEXT);
     return NULL;
   }
   if (e->fd < 0) {
@@ -1248,6 +1257,7 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
                 napi_async_init(env, resource, rname, &actx) == napi_ok &&
                 napi_create_reference(env, argv[0], 1, &cb) == napi_ok &&
                 napi_create_reference(env, me, 1, &self) == napi_ok;
+  e->busy_poll_us = spin;
   if (refs_ok) e->polling = 1; /* before the thread looks */
   if (refs_ok && (r = io_start(e)) == 0) {
     e->cb = cb;

@@ -4,9 +4,11 @@
 
 #include <errno.h>
 #include <sys/epoll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -54,16 +56,46 @@ static int wait_handed(io_thread_t *t) {
   return go;
 }
 
+static int64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Busy polling (io_thread.h): after work, polls for up to spin_ns while the budget allows, giving
+ * the CPU to anything else runnable between polls; then blocks. Returns epoll_wait's result. */
+static int wait_events(io_thread_t *t, struct epoll_event *ev, int did_work) {
+  int n = 0;
+  if (did_work && t->spin_ns > 0) {
+    int64_t now = now_ns();
+    t->budget_ns += (now - t->budget_at) / IO_THREAD_SPIN_SHARE;
+    if (t->budget_ns > IO_THREAD_SPIN_BURST_NS) t->budget_ns = IO_THREAD_SPIN_BURST_NS;
+    t->budget_at = now;
+    if (t->budget_ns >= t->spin_ns) {
+      int64_t end = now + t->spin_ns, at = now;
+      while ((n = epoll_wait(t->ep, ev, IO_THREAD_SLOTS + 1, 0)) == 0 && (at = now_ns()) < end) sched_yield();
+      t->budget_ns -= at - now;
+      if (n != 0) return n;
+    }
+  }
+  return epoll_wait(t->ep, ev, IO_THREAD_SLOTS + 1, -1);
+}
+
 static void *run(void *arg) {
   io_thread_t *t = arg;
   struct epoll_event ev[IO_THREAD_SLOTS + 1];
   if (!wait_handed(t)) return NULL; /* one from before a restart */
+  t->budget_ns = IO_THREAD_SPIN_BURST_NS;
+  t->budget_at = now_ns();
+  int did_work = 0;
   for (;;) {
-    int n = epoll_wait(t->ep, ev, IO_THREAD_SLOTS + 1, -1);
+    int n = wait_events(t, ev, did_work);
     if (n < 0 && errno != EINTR) break; /* EBADF, EINVAL: a bug, not load */
+    did_work = 0;
     for (int k = 0; k < n && !stopping(t); k++) {
       int i = (int)ev[k].data.u32;
       if (i == IO_THREAD_SLOTS) continue; /* the wake fd: stopping is checked below */
+      did_work = 1;
       if (!t->slots[i].work(t->slots[i].ctx)) continue;
       pthread_mutex_lock(&t->mu);
       t->handed = 1;
@@ -77,9 +109,10 @@ static void *run(void *arg) {
   return NULL;
 }
 
-int io_thread_start(io_thread_t *t, const io_slot_t *slots, int nslots) {
+int io_thread_start(io_thread_t *t, const io_slot_t *slots, int nslots, unsigned spin_us) {
   if (t->started) return EBUSY;
   if (nslots < 1 || nslots > IO_THREAD_SLOTS) return EINVAL;
+  t->spin_ns = (int64_t)spin_us * 1000;
   memcpy(t->slots, slots, (size_t)nslots * sizeof *slots);
   t->nslots = nslots;
   /* Level-triggered, like libuv's: what a work call leaves unread wakes the thread again. */

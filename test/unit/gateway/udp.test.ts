@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { once } from 'node:events';
-import { UdpBindError, UdpTransport } from '../../../firmware/gateway/udp.ts';
+import { busyPollFromEnv, DEFAULT_BUSY_POLL_US, UdpBindError, UdpTransport } from '../../../firmware/gateway/udp.ts';
 import type { Endpoint } from '../../../firmware/ike/actions.ts';
 import type { Logger } from '../../../firmware/log.ts';
 
@@ -192,5 +192,16 @@ test('sends beyond maxSendQueue pending are dropped and counted, not queued', as
     assert.equal(t.counters.espOut + t.counters.keepalivesOut, 0);
   } finally {
     t.close();
+  }
+});
+
+test('OUTPOST_BUSY_POLL_US: whole microseconds 0..1000, default 50; anything else is refused, not ignored', () => {
+  assert.equal(busyPollFromEnv(undefined), DEFAULT_BUSY_POLL_US);
+  assert.equal(busyPollFromEnv(''), DEFAULT_BUSY_POLL_US);
+  assert.equal(DEFAULT_BUSY_POLL_US, 50);
+  assert.equal(busyPollFromEnv('0'), 0);
+  assert.equal(busyPollFromEnv('1000'), 1000);
+  for (const bad of ['1001', '-1', '2.5', 'fast', '1e2', ' ']) {
+    assert.throws(() => busyPollFromEnv(bad), new RegExp(`OUTPOST_BUSY_POLL_US="${bad.replace('.', '\\.')}": expected whole microseconds, 0\\.\\.1000`));
   }
 });
