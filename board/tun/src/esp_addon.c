@@ -1222,8 +1222,9 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "start(cb, busyPollUs): cb must be a function");
     return NULL;
   }
-  uint32_t spin = 0;
-  if (argc >= 2 && (napi_get_value_uint32(env, argv[1], &spin) != napi_ok || spin > BUSY_POLL_MAX_US)) {
+  double spin = 0; /* a whole number of microseconds: not truncated, not wrapped */
+  if (argc >= 2 && (napi_get_value_double(env, argv[1], &spin) != napi_ok || !(spin >= 0 && spin <= BUSY_POLL_MAX_US) ||
+                    spin != (double)(uint32_t)spin)) {
     napi_throw_range_error(env, NULL, "start(cb, busyPollUs): busyPollUs must be 0.." BUSY_POLL_MAX_TEXT);
     return NULL;
   }
@@ -1257,7 +1258,7 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
                 napi_async_init(env, resource, rname, &actx) == napi_ok &&
                 napi_create_reference(env, argv[0], 1, &cb) == napi_ok &&
                 napi_create_reference(env, me, 1, &self) == napi_ok;
-  e->busy_poll_us = spin;
+  e->busy_poll_us = (unsigned)spin;
   if (refs_ok) e->polling = 1; /* before the thread looks */
   if (refs_ok && (r = io_start(e)) == 0) {
     e->cb = cb;

@@ -303,3 +303,17 @@ test('the engine holds at most MAX_SAS SAs and reuses slots without reviving sta
     engine.close();
   }
 });
+
+test('start(cb, busyPollUs): the I/O thread\'s busy polling is 0..1000 us; out of range is a RangeError, not a clamp', (t) => {
+  if (!ready(t)) return;
+  const engine = createEspEngine();
+  try {
+    engine.bind('127.0.0.1', 0, 1 << 16, 1 << 16);
+    for (const bad of [1001, -1, 2.5, NaN]) assert.throws(() => engine.start(() => {}, bad), RangeError, String(bad));
+    engine.start(() => {}, 1000);
+    engine.stop();
+    engine.start(() => {}, 0);
+  } finally {
+    engine.close();
+  }
+});
