@@ -16,14 +16,19 @@ static void on_async(uv_async_t *a) {
   io_thread_t *t = a->data;
   pthread_mutex_lock(&t->mu);
   int handed = t->handed;
+  unsigned seq = t->hand_seq;
   io_slot_t slot = t->pending;
   pthread_mutex_unlock(&t->mu);
   if (!handed) return; /* coalesced, or cancelled meanwhile */
-  /* deliver may stop and restart the thread: the new run waits until the hand-off is cleared. */
+  /* deliver may stop and restart the thread (a restarted run waits until the hand-off is
+   * cleared), cancel this hand-off and let a new run hand over another, or close us. */
   slot.deliver(slot.ctx);
+  if (t->closed) return;
   pthread_mutex_lock(&t->mu);
-  t->handed = 0;
-  pthread_cond_signal(&t->cv);
+  if (t->handed && t->hand_seq == seq) {
+    t->handed = 0;
+    pthread_cond_signal(&t->cv);
+  }
   pthread_mutex_unlock(&t->mu);
 }
 
@@ -99,6 +104,7 @@ static void *run(void *arg) {
       if (!t->slots[i].work(t->slots[i].ctx)) continue;
       pthread_mutex_lock(&t->mu);
       t->handed = 1;
+      t->hand_seq++;
       t->pending = t->slots[i];
       pthread_mutex_unlock(&t->mu);
       uv_async_send(&t->async);
@@ -178,6 +184,7 @@ void io_thread_cancel(io_thread_t *t, void *ctx) {
 }
 
 void io_thread_close(io_thread_t *t, uv_close_cb cb) {
+  t->closed = 1; /* a delivery running now (it closed us) must not touch mu afterwards */
   (void)close(t->wake_fd);
   t->wake_fd = -1;
   pthread_mutex_destroy(&t->mu);

@@ -54,6 +54,8 @@ typedef struct {
   pthread_cond_t cv;
   int handed;       /* a hand-off waits for the main thread (under mu) ... */
   io_slot_t pending; /* ... from this slot; it outlives a restart: the next run waits for it */
+  unsigned hand_seq; /* counts hand-offs: a delivery clears only its own (under mu) */
+  int closed;        /* io_thread_close was called (main thread) */
   int stopping;     /* under mu; read by the thread without it (atomic) */
   int64_t spin_ns, budget_ns, budget_at; /* busy polling (the thread's own) */
   uv_async_t async;
