@@ -194,7 +194,9 @@ export class TunDevice {
   /**
    * Gives each batch read to `hook` (EspEngine.tunLeadHook(), or null for none) before the
    * onPackets callback: the ESP engine seals the leading packets of flows it knows in C, and the
-   * callback gets only the rest (see tun_lead.h). Closing the device lets go of it.
+   * callback gets only the rest (see tun_lead.h). While the engine receives, the device is read
+   * on the engine's I/O thread (io_thread.h) and the callback still runs on this thread; when
+   * the engine stops, the device goes back to Node's loop. Closing the device lets go of it.
    */
   setLead(hook: unknown): void { this.call(() => this.native.setLead(hook)); }
 

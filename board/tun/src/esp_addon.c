@@ -150,9 +150,10 @@ typedef struct {
   tun_gro_t gro;
   int closed;
   int refs;
-  /* Everything here is shared by three threads: the main thread (the methods, the JS callbacks),
-   * the receive thread (io below) and a TUN device's reader calling lead_take. The methods and
-   * the threads' work hold mu; JavaScript is never called with it held. */
+  /* Everything here is shared by two threads: the main thread (the methods, the JS callbacks, a
+   * TUN device read from the loop calling lead_take) and the I/O thread (io below: the sockets and
+   * a joined TUN device). The methods and the thread's work hold mu; JavaScript is never called
+   * with it held. */
   pthread_mutex_t mu;
   int polling, in_callback;
   uv_loop_t *loop;
@@ -315,7 +316,7 @@ static void release(engine_t *e) {
 
 static void on_io_closed(uv_handle_t *h) { release((engine_t *)((char *)h->data - offsetof(engine_t, io))); }
 
-/* Joins the receive thread: never called with mu held (the thread may be waiting for it). */
+/* Joins the I/O thread: never called with mu held (the thread may be waiting for it). */
 static void stop_polling(napi_env env, engine_t *e) {
   if (!e->polling) return;
   pthread_mutex_lock(&e->mu);
@@ -344,7 +345,7 @@ static void close_impl(napi_env env, engine_t *e, int from_hook) {
     e->io_inited = 0;
     io_thread_close(&e->io, on_io_closed);
   }
-  pthread_mutex_lock(&e->mu); /* a TUN device's reader may still call lead_take */
+  pthread_mutex_lock(&e->mu); /* a TUN device read from the loop may still call lead_take */
   if (e->fd >= 0) (void)close(e->fd);
   if (e->ike_fd >= 0) (void)close(e->ike_fd);
   if (e->tun_fd >= 0) (void)close(e->tun_fd);
@@ -717,7 +718,7 @@ static void rx_finish(engine_t *e, unsigned records, int need_js) {
   if (e->tun_vnet) tun_gro_flush(&e->gro);
 }
 
-/* On the receive thread (io_thread.h), when a socket is readable: up to RX_ROUNDS batches. A batch
+/* On the I/O thread (io_thread.h), when a socket is readable: up to RX_ROUNDS batches. A batch
  * of known flows goes to the TUN from here; one with anything for JavaScript to decide or hear
  * (news: a rekey is due) is handed to the main thread, which calls cb(count, news) and then
  * writes what JavaScript accepted (io_deliver). */
@@ -1632,7 +1633,7 @@ static napi_value js_buffer_sizes(napi_env env, napi_callback_info info) {
   return result;
 }
 
-/* Every method but start's counterparts stop and close (which join the receive thread, so must
+/* Every method but start's counterparts stop and close (which join the I/O thread, so must
  * not hold the lock) runs with the engine's lock held: the data arrives as the method's `data`. */
 typedef napi_value (*method_fn)(napi_env, napi_callback_info);
 static napi_value locked(napi_env env, napi_callback_info info) {

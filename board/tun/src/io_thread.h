@@ -1,7 +1,7 @@
 #ifndef OUTPOST_IO_THREAD_H
 #define OUTPOST_IO_THREAD_H
-/* A thread that waits (epoll) for the data plane's fds to become readable and handles them off the event
- * loop.
+/* A thread that waits (epoll) for the data plane's fds to become readable and handles them off
+ * Node's event loop.
  *
  * Why: at idle, a packet that wakes Node's main thread pays for libuv's loop turn (its timers,
  * check and idle handles, a second epoll for loop metrics) before and after the work, and on a
