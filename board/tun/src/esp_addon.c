@@ -156,7 +156,6 @@ typedef struct {
    * with it held. */
   pthread_mutex_t mu;
   int polling, in_callback;
-  uv_loop_t *loop;
   io_thread_t io; /* receives on fd and ike_fd, and reads the joined TUN device */
   int io_inited;
   tun_reader_t reader; /* the TUN device read on io (tun_lead.h join) ... */
@@ -1242,8 +1241,9 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   }
   int r = 0;
   if (!e->io_inited) {
-    CHECK(napi_get_uv_event_loop(env, &e->loop));
-    r = io_thread_init(&e->io, e->loop, "outpost-io");
+    uv_loop_t *loop;
+    CHECK(napi_get_uv_event_loop(env, &loop));
+    r = io_thread_init(&e->io, loop, "outpost-io");
     if (r < 0) {
       throw_errno(env, -r, "start");
       return NULL;
