@@ -63,8 +63,6 @@ export class IkeEngine implements EngineCore {
   private backoffMs: number;
   private connecting = false;
   private stopped = false;
-  /** The time of the call being handled, for work started from callbacks without one. */
-  private now = 0;
   private readonly cookieSecret: Buffer;
   lastError = '';
 
@@ -109,7 +107,6 @@ export class IkeEngine implements EngineCore {
 
   /** One IKE datagram (non-ESP marker already removed) from `from`, received on local `to`. */
   receive(now: number, data: Buffer, from: Endpoint, to: Endpoint): Action[] {
-    this.now = now;
     let m: DecodedMessage;
     try {
       m = decodeMessage(data);
@@ -136,7 +133,6 @@ export class IkeEngine implements EngineCore {
   }
 
   tick(now: number): Action[] {
-    this.now = now;
     for (const sa of [...this.sas.values()]) this.tickSa(sa, now);
     if (this.reconnectAt !== undefined && now >= this.reconnectAt && !this.connecting && !this.stopped) {
       this.reconnectAt = undefined;
