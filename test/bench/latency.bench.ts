@@ -69,33 +69,33 @@ const HOPS = ['branch: LAN in -> ESP out', 'wire', 'hq: ESP in -> LAN out', 'hqh
 // Per hop, from captures (which cost a little themselves) on both gateways, two interfaces each
 // (interface ids 0 and 1 in each file), during a second run of pings.
 async function captureHops(topo: Topology, dir: string): Promise<number[][]> {
-    const caps = ([['branch', topo.ifs.branchLan, topo.ifs.branchWan], ['hq', topo.ifs.hqWan, topo.ifs.hqLan]] as const).map(([name, a, b]) => {
-      const file = join(dir, `${name}.pcapng`);
-      const p = topo.lab.track(topo[name].spawn('dumpcap', ['-q', '-i', a, '-i', b, '-w', file]));
-      return { name, file, p };
-    });
-    await sleep(1500); // dumpcap says nothing when it starts capturing: give it time
-    pingMs(topo);
-    for (const c of caps) { c.p.kill('SIGINT'); await withTimeout(new Promise((r) => c.p.once('exit', r)), 10_000, 'dumpcap exit'); }
-    // Events in time order: (time, where, what); the tunnel's packets are ESP or, for the relay, plain UDP.
-    const ev: Array<[number, string]> = [];
-    for (const c of caps) {
-      const out = execFileSync('tshark', ['-r', c.file, '-T', 'fields', '-e', 'frame.time_epoch', '-e', 'frame.interface_id', '-e', 'icmp.type', '-e', 'udp.port'], { encoding: 'utf8' });
-      for (const l of out.trim().split('\n')) {
-        const [t, i, type, port] = l.split('\t');
-        ev.push([Number(t), `${c.name}${i}:${type && !port ? `icmp${type}` : port ? 'tunnel' : 'other'}`]);
-      }
+  const caps = ([['branch', topo.ifs.branchLan, topo.ifs.branchWan], ['hq', topo.ifs.hqWan, topo.ifs.hqLan]] as const).map(([name, a, b]) => {
+    const file = join(dir, `${name}.pcapng`);
+    const p = topo.lab.track(topo[name].spawn('dumpcap', ['-q', '-i', a, '-i', b, '-w', file]));
+    return { name, file, p };
+  });
+  await sleep(1500); // dumpcap says nothing when it starts capturing: give it time
+  pingMs(topo);
+  for (const c of caps) { c.p.kill('SIGINT'); await withTimeout(new Promise((r) => c.p.once('exit', r)), 10_000, 'dumpcap exit'); }
+  // Events in time order: (time, where, what); the tunnel's packets are ESP or, for the relay, plain UDP.
+  const ev: Array<[number, string]> = [];
+  for (const c of caps) {
+    const out = execFileSync('tshark', ['-r', c.file, '-T', 'fields', '-e', 'frame.time_epoch', '-e', 'frame.interface_id', '-e', 'icmp.type', '-e', 'udp.port'], { encoding: 'utf8' });
+    for (const l of out.trim().split('\n')) {
+      const [t, i, type, port] = l.split('\t');
+      ev.push([Number(t), `${c.name}${i}:${type && !port ? `icmp${type}` : port ? 'tunnel' : 'other'}`]);
     }
-    ev.sort((a, b) => a[0] - b[0]);
-    const path = ['branch0:icmp8', 'branch1:tunnel', 'hq0:tunnel', 'hq1:icmp8', 'hq1:icmp0', 'hq0:tunnel', 'branch1:tunnel', 'branch0:icmp0'];
-    const hops: number[][] = HOPS.map(() => []);
-    for (let i = 0; i < ev.length; i++) {
-      if (ev[i]![1] !== path[0]) continue;
-      const ts = [ev[i]![0]];
-      for (let j = i + 1; j < ev.length && ts.length < path.length; j++) if (ev[j]![1] === path[ts.length]) ts.push(ev[j]![0]);
-      if (ts.length === path.length) for (let h = 0; h < HOPS.length; h++) hops[h]!.push((ts[h + 1]! - ts[h]!) * 1e6);
-    }
-    return hops;
+  }
+  ev.sort((a, b) => a[0] - b[0]);
+  const path = ['branch0:icmp8', 'branch1:tunnel', 'hq0:tunnel', 'hq1:icmp8', 'hq1:icmp0', 'hq0:tunnel', 'branch1:tunnel', 'branch0:icmp0'];
+  const hops: number[][] = HOPS.map(() => []);
+  for (let i = 0; i < ev.length; i++) {
+    if (ev[i]![1] !== path[0]) continue;
+    const ts = [ev[i]![0]];
+    for (let j = i + 1; j < ev.length && ts.length < path.length; j++) if (ev[j]![1] === path[ts.length]) ts.push(ev[j]![0]);
+    if (ts.length === path.length) for (let h = 0; h < HOPS.length; h++) hops[h]!.push((ts[h + 1]! - ts[h]!) * 1e6);
+  }
+  return hops;
 }
 
 interface OutpostRound extends Round { flowCache: string }

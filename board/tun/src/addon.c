@@ -258,7 +258,7 @@ static int read_batch(tun_t *t, tun_batch_t *b) {
     if (b->err == 0 && b->count > 0) {
       size_t more = 0;
       b->err = read_more(t, b->count, BATCH_MAX > b->count ? BATCH_MAX - b->count : 0, &more, &b->op);
-      if (b->first == b->count) /* all taken so far: the lead goes on */
+      if (more > 0 && b->first == b->count) /* all taken so far: the lead goes on (a lone packet: nothing more) */
         b->first = t->lead.take(t->lead.ctx, t->slab, SLAB_CAP, t->ends, b->first, (uint32_t)(b->count + more), &more_news);
       b->count += more;
       b->news |= more_news;
